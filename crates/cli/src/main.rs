@@ -1,5 +1,6 @@
 //! `bertlab`: pretrain, fine-tune, evaluate and compare BERT and ALBERT on libtorch.
 
+mod encode;
 mod info;
 
 use anyhow::Result;
@@ -16,6 +17,8 @@ struct Cli {
 enum Command {
     /// Show the libtorch build, CUDA availability and threads; or a model's parameter counts.
     Info(info::InfoArgs),
+    /// Run a checkpoint on one input and write its outputs as safetensors.
+    Encode(encode::EncodeArgs),
 }
 
 fn main() -> Result<()> {
@@ -29,5 +32,6 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Info(args) => info::run(args),
+        Command::Encode(args) => encode::run(args),
     }
 }
