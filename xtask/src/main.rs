@@ -69,6 +69,8 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "auto")]
         device: DeviceArg,
     },
+    /// Regenerate the committed parity fixtures with Python transformers (run by hand).
+    GenFixtures,
     /// Run the criterion benchmarks.
     Bench {
         /// Benchmark name filter (e.g. `metrics`, `encoder`).
@@ -132,6 +134,10 @@ fn main() -> Result<()> {
             setup::ensure()?;
             reproduce(&preset, out, device)?;
         }
+        Cmd::GenFixtures => {
+            setup::ensure()?;
+            gen_fixtures()?;
+        }
         Cmd::Bench { filter, device } => {
             setup::ensure()?;
             let mut cmd = cargo();
@@ -144,6 +150,18 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs each crate's fixture generator with the torch environment's Python.
+fn gen_fixtures() -> Result<()> {
+    let python = setup::python().context("no Python with torch: run `cargo xtask setup`")?;
+    let models = workspace_root().join("crates/models/tests/fixtures");
+    let mut cmd = Command::new(&python);
+    cmd.arg(models.join("gen_fixtures.py")).arg(&models);
+    if let Some(m) = setup::minilm_dir() {
+        cmd.arg(m);
+    }
+    run(&mut cmd)
 }
 
 /// Copies the dataset folders from a local mirror (e.g. `../shared/data`).

@@ -88,15 +88,26 @@ pub fn cache_dir() -> PathBuf {
     base.join("bertlab")
 }
 
-/// Where all-MiniLM-L6-v2 lives, read from `.cargo/local.toml` or the environment.
-pub fn minilm_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("BERTLAB_MINILM_DIR") {
+/// A path setup recorded in `.cargo/local.toml` (or the environment overriding it).
+fn recorded_path(name: &str) -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os(name) {
         return Some(PathBuf::from(d));
     }
     let text = std::fs::read_to_string(local_config_path()).ok()?;
+    let prefix = format!("{name} = ");
     text.lines()
-        .find_map(|l| l.strip_prefix("BERTLAB_MINILM_DIR = "))
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
         .map(|v| PathBuf::from(v.trim_matches('"')))
+}
+
+/// Where all-MiniLM-L6-v2 lives.
+pub fn minilm_dir() -> Option<PathBuf> {
+    recorded_path("BERTLAB_MINILM_DIR")
+}
+
+/// The Python interpreter of the torch environment.
+pub fn python() -> Option<PathBuf> {
+    recorded_path("BERTLAB_PYTHON")
 }
 
 /// An environment variable the user set, as opposed to one cargo passed on from the
