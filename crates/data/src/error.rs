@@ -1,0 +1,73 @@
+//! Errors of the data crate. Every error about input names its file and line.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reading data or building examples.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// A file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line of input is malformed.
+    #[error("{path}:{line}: {message}")]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// A dev/test label does not occur in the training label set.
+    #[error(
+        "{path}:{line}: label {label:?} does not occur in the training data \
+         (known labels: {known})"
+    )]
+    UnknownLabel {
+        path: PathBuf,
+        line: usize,
+        label: String,
+        known: String,
+    },
+    /// An invalid configuration value.
+    #[error("invalid option {key}: {message}")]
+    Config { key: &'static str, message: String },
+    /// Inputs that must agree in shape do not.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    /// The tokenizer failed.
+    #[error(transparent)]
+    Tokenize(#[from] bertlab_tokenize::TokenizeError),
+}
+
+/// Crate result type.
+pub type Result<T> = std::result::Result<T, DataError>;
+
+impl DataError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn malformed(
+        path: impl Into<PathBuf>,
+        line: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Malformed {
+            path: path.into(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn config(key: &'static str, message: impl Into<String>) -> Self {
+        Self::Config {
+            key,
+            message: message.into(),
+        }
+    }
+}
