@@ -1,7 +1,9 @@
 //! `bertlab`: pretrain, fine-tune, evaluate and compare BERT and ALBERT on libtorch.
 
 mod encode;
+mod finetune;
 mod info;
+mod score;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -19,6 +21,16 @@ enum Command {
     Info(info::InfoArgs),
     /// Run a checkpoint on one input and write its outputs as safetensors.
     Encode(encode::EncodeArgs),
+    /// Score predictions against gold labels (`score ner`: entity-level F1 of tagged tokens).
+    Score(score::ScoreArgs),
+    /// Fine-tune a BERT or ALBERT checkpoint for NER or sentence classification.
+    #[command(subcommand)]
+    Finetune(finetune::FinetuneCommand),
+    /// Score a fine-tuned model on a data split.
+    Eval(finetune::EvalArgs),
+    /// Predict with a fine-tuned model.
+    #[command(subcommand)]
+    Predict(finetune::PredictCommand),
 }
 
 fn main() -> Result<()> {
@@ -33,5 +45,9 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Info(args) => info::run(args),
         Command::Encode(args) => encode::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Finetune(cmd) => finetune::run_finetune(cmd),
+        Command::Eval(args) => finetune::run_eval(args),
+        Command::Predict(cmd) => finetune::run_predict(cmd),
     }
 }

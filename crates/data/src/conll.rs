@@ -17,7 +17,10 @@ pub const ZERO_WIDTH: [char; 5] = ['\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}
 
 /// Remove zero-width characters (and so a leading byte-order mark).
 pub fn strip_zero_width(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains(ZERO_WIDTH) {
+    // All five encode in UTF-8 with a lead byte 0xE2 or 0xEF: a fast byte scan
+    // rules most lines out.
+    let bytes = s.as_bytes();
+    if (bytes.contains(&0xE2) || bytes.contains(&0xEF)) && s.contains(ZERO_WIDTH) {
         std::borrow::Cow::Owned(s.replace(ZERO_WIDTH, ""))
     } else {
         std::borrow::Cow::Borrowed(s)
