@@ -222,7 +222,7 @@ pub fn finetune(
 
     let mut optimizer = Optimizer::new(
         &model.vs,
-        OptimConfig { kind: cfg.optimizer, lr: cfg.lr, weight_decay: cfg.weight_decay, ..OptimConfig::default() },
+        OptimConfig { lr: cfg.lr, weight_decay: cfg.weight_decay, ..OptimConfig::for_kind(cfg.optimizer) },
     );
     let fingerprint = fingerprint(cfg, lengths.len());
     let mut state = TrainerState { fingerprint: fingerprint.clone(), ..TrainerState::default() };
