@@ -25,6 +25,8 @@
 //! # Ok::<(), bertlab_metrics::MetricsError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod classification;
 mod conll;
 mod error;

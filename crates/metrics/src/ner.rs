@@ -232,19 +232,24 @@ impl NerEvaluator {
         Ok(())
     }
 
-    fn counts_for<'m>(map: &'m mut BTreeMap<String, Counts>, key: &str) -> &'m mut Counts {
-        if !map.contains_key(key) {
-            map.insert(key.to_string(), Counts::default());
+    /// Applies `update` to the counts under `key`, inserting zero counts first if needed.
+    fn bump(map: &mut BTreeMap<String, Counts>, key: &str, update: impl FnOnce(&mut Counts)) {
+        match map.get_mut(key) {
+            Some(counts) => update(counts),
+            None => {
+                let mut counts = Counts::default();
+                update(&mut counts);
+                map.insert(key.to_string(), counts);
+            }
         }
-        map.get_mut(key).expect("inserted above")
     }
 
     fn count_entities(&mut self, gold: &[Entity<'_>], predicted: &[Entity<'_>]) {
         for e in gold {
-            Self::counts_for(&mut self.entities, e.kind).gold += 1;
+            Self::bump(&mut self.entities, e.kind, |c| c.gold += 1);
         }
         for e in predicted {
-            Self::counts_for(&mut self.entities, e.kind).predicted += 1;
+            Self::bump(&mut self.entities, e.kind, |c| c.predicted += 1);
         }
         // Both lists are ordered by start and do not overlap: merge them.
         let (mut i, mut j) = (0, 0);
@@ -252,7 +257,7 @@ impl NerEvaluator {
             let (g, p) = (&gold[i], &predicted[j]);
             if (g.start, g.end) == (p.start, p.end) {
                 if g.kind == p.kind {
-                    Self::counts_for(&mut self.entities, g.kind).true_positives += 1;
+                    Self::bump(&mut self.entities, g.kind, |c| c.true_positives += 1);
                 }
                 i += 1;
                 j += 1;
@@ -272,7 +277,7 @@ impl NerEvaluator {
             for tag in [g, p] {
                 if let Some(kind) = tag_type(tag) {
                     if last_type != Some(kind) {
-                        Self::counts_for(&mut self.entities, kind);
+                        Self::bump(&mut self.entities, kind, |_| {});
                         last_type = Some(kind);
                     }
                 }
@@ -280,13 +285,14 @@ impl NerEvaluator {
             self.tokens += 1;
             if g == p {
                 self.correct_tokens += 1;
-                let c = Self::counts_for(&mut self.tags, g);
-                c.true_positives += 1;
-                c.gold += 1;
-                c.predicted += 1;
+                Self::bump(&mut self.tags, g, |c| {
+                    c.true_positives += 1;
+                    c.gold += 1;
+                    c.predicted += 1;
+                });
             } else {
-                Self::counts_for(&mut self.tags, g).gold += 1;
-                Self::counts_for(&mut self.tags, p).predicted += 1;
+                Self::bump(&mut self.tags, g, |c| c.gold += 1);
+                Self::bump(&mut self.tags, p, |c| c.predicted += 1);
             }
         }
     }
@@ -302,10 +308,10 @@ impl NerEvaluator {
             "merging evaluators of different schemes or modes"
         );
         for (kind, c) in &other.entities {
-            Self::counts_for(&mut self.entities, kind).add(*c);
+            Self::bump(&mut self.entities, kind, |mine| mine.add(*c));
         }
         for (tag, c) in &other.tags {
-            Self::counts_for(&mut self.tags, tag).add(*c);
+            Self::bump(&mut self.tags, tag, |mine| mine.add(*c));
         }
         self.sentences += other.sentences;
         self.tokens += other.tokens;

@@ -28,12 +28,15 @@ use thiserror::Error;
 pub const UNTYPED: &str = "_";
 
 /// A tagging scheme: which prefixes mark the start, inside and end of an entity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Scheme {
     /// `I-` inside, `B-` only to separate adjacent entities of one type (CoNLL-2003 as shipped).
     Iob1,
-    /// `B-` begins every entity, `I-` continues it.
+    /// `B-` begins every entity, `I-` continues it (the default).
+    #[default]
     Iob2,
     /// `I-` inside, `E-` only to end an entity followed by one of the same type.
     Ioe1,

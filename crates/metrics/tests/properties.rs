@@ -233,6 +233,19 @@ proptest! {
     }
 
     #[test]
+    fn in_conlleval_mode_the_scheme_matters_only_for_bilou(
+        corpus in corpus(Scheme::Iobes),
+    ) {
+        // IOB1 files such as CoNLL-2003 thus score the same under the default `iob2`.
+        let (gold, predicted) = split(&corpus);
+        let reference = score_ner(&gold, &predicted, Scheme::Iobes, Mode::Conlleval).unwrap().entity;
+        for scheme in [Scheme::Iob1, Scheme::Iob2, Scheme::Ioe1, Scheme::Ioe2] {
+            let other = score_ner(&gold, &predicted, scheme, Mode::Conlleval).unwrap().entity;
+            prop_assert_eq!(&other, &reference);
+        }
+    }
+
+    #[test]
     fn classification_scores_stay_in_range(
         pairs in prop::collection::vec((0..3usize, 0..3usize), 1..60),
     ) {
