@@ -25,9 +25,9 @@ pub use ner::{
     IGNORE_INDEX,
 };
 pub use pretrain::{
-    create_instances, mask_instance, tokenize_documents, InstanceConfig, InstanceStream, MaskVocab,
-    MaskedInstance, MaskingConfig, PairTask, PretrainDataset, PretrainInstance, Segment,
-    TokenizedDocument,
+    create_instances, mask_instance, num_to_predict, sample_ngram_len, tokenize_documents,
+    InstanceConfig, InstanceStream, MaskVocab, MaskedInstance, MaskingConfig, PairTask,
+    PretrainDataset, PretrainInstance, Segment, TokenizedDocument,
 };
 pub use tsv::{
     build_classification_features, parse_tsv, read_tsv, ClassLabels, ClassificationFeature, Header,

@@ -11,11 +11,11 @@
 //! - Masking is dynamic: [`PretrainDataset`] masks anew for each epoch, and
 //!   everything is deterministic under a seed.
 //!
-//! Two choices differ from the reference scripts: a line longer than the packing
-//! limit is first cut into pieces at word starts (so long paragraphs are not
-//! mostly truncated away), and a chunk made of a single segment is split at a
-//! random word start into A and B (so NSP/SOP labels stay exactly 50/50 instead
-//! of forcing "random next").
+//! Two choices differ from the reference scripts: packing is exact (a segment
+//! that would overflow the target length is cut at a word start and its tail
+//! opens the next chunk, so long paragraphs are not truncated away), and a chunk
+//! made of a single segment is split at a random word start into A and B (so
+//! NSP/SOP labels stay 50/50 instead of forcing "random next").
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -183,26 +183,6 @@ impl PretrainInstance {
     }
 }
 
-/// Cut segments longer than `limit` into pieces at word starts.
-fn split_long(seg: &Segment, limit: usize) -> Vec<Segment> {
-    if seg.len() <= limit {
-        return vec![seg.clone()];
-    }
-    let mut out = Vec::new();
-    let mut start = 0;
-    while seg.len() - start > limit {
-        let hard = start + limit;
-        let cut = (start + 1..=hard)
-            .rev()
-            .find(|&i| seg.word_start[i])
-            .unwrap_or(hard);
-        out.push(seg.slice(start..cut));
-        start = cut;
-    }
-    out.push(seg.slice(start..seg.len()));
-    out
-}
-
 /// A random split point in `1..len`, preferring word starts.
 fn split_point<R: Rng>(seg: &Segment, rng: &mut R) -> usize {
     let starts: Vec<usize> = (1..seg.len()).filter(|&i| seg.word_start[i]).collect();
@@ -270,7 +250,7 @@ pub fn create_instances<R: Rng>(
         .map(|d| {
             d.iter()
                 .filter(|s| !s.is_empty())
-                .flat_map(|s| split_long(s, max_num_tokens))
+                .cloned()
                 .collect::<Vec<_>>()
         })
         .filter(|d: &Vec<Segment>| !d.is_empty())
@@ -293,18 +273,33 @@ fn instances_from_document<R: Rng>(
     rng: &mut R,
     out: &mut Vec<PretrainInstance>,
 ) {
-    let document = &docs[doc_index];
+    let mut document: Vec<Segment> = docs[doc_index].clone();
     let mut target_len = max_num_tokens;
     if rng.random_bool(config.short_seq_prob) {
         target_len = rng.random_range(2..=max_num_tokens);
     }
-    let mut chunk: Vec<&Segment> = Vec::new();
+    let mut chunk_start = 0;
     let mut chunk_len = 0;
     let mut i = 0;
     while i < document.len() {
-        chunk.push(&document[i]);
+        // Pack exactly: a segment that would overflow the target is cut at a word
+        // start and its tail begins the next chunk, so no text is truncated away.
+        let room = target_len - chunk_len;
+        let mut cut_here = false;
+        if document[i].len() > room {
+            let seg = &document[i];
+            let cut = (1..=room)
+                .rev()
+                .find(|&p| seg.word_start[p])
+                .unwrap_or(room);
+            let tail = seg.slice(cut..seg.len());
+            document[i] = seg.slice(0..cut);
+            document.insert(i + 1, tail);
+            cut_here = true;
+        }
         chunk_len += document[i].len();
-        if i + 1 == document.len() || chunk_len >= target_len {
+        if i + 1 == document.len() || chunk_len >= target_len || cut_here {
+            let chunk = &document[chunk_start..=i];
             // A and B from the chunk: split at a segment boundary, or inside a lone segment.
             let (mut a, mut b, unused_after_a) = if chunk.len() >= 2 {
                 let a_end = rng.random_range(1..chunk.len());
@@ -314,7 +309,7 @@ fn instances_from_document<R: Rng>(
                 chunk[a_end..].iter().for_each(|s| b.extend(s));
                 (a, b, chunk.len() - a_end)
             } else if chunk[0].len() >= 2 {
-                let cut = split_point(chunk[0], rng);
+                let cut = split_point(&chunk[0], rng);
                 (
                     chunk[0].slice(0..cut),
                     chunk[0].slice(cut..chunk[0].len()),
@@ -351,7 +346,7 @@ fn instances_from_document<R: Rng>(
                 PairTask::Sop => {
                     if b.is_empty() {
                         // A one-token document cannot form an ordered pair.
-                        chunk.clear();
+                        chunk_start = i + 1;
                         chunk_len = 0;
                         i += 1;
                         continue;
@@ -364,7 +359,7 @@ fn instances_from_document<R: Rng>(
             }
             truncate_pair(&mut a, &mut b, max_num_tokens, rng);
             out.push(assemble(&a, &b, cls, sep, pair_label));
-            chunk.clear();
+            chunk_start = i + 1;
             chunk_len = 0;
         }
         i += 1;
@@ -502,6 +497,22 @@ pub fn num_to_predict(maskable: usize, config: &MaskingConfig) -> usize {
     n.max(1).min(config.max_predictions).min(maskable)
 }
 
+/// Draw an n-gram length in `1..=max_n` with p(n) ∝ 1/n (ALBERT).
+pub fn sample_ngram_len<R: Rng>(max_n: usize, rng: &mut R) -> usize {
+    if max_n <= 1 {
+        return 1;
+    }
+    let total: f64 = (1..=max_n).map(|k| 1.0 / k as f64).sum();
+    let mut x = rng.random::<f64>() * total;
+    for k in 1..=max_n {
+        x -= 1.0 / k as f64;
+        if x < 0.0 {
+            return k;
+        }
+    }
+    max_n
+}
+
 /// Mask one instance (BERT `create_masked_lm_predictions`, with ALBERT's n-grams
 /// when `max_ngram > 1`).
 pub fn mask_instance<R: Rng>(
@@ -547,21 +558,7 @@ pub fn mask_instance<R: Rng>(
         {
             max_n += 1;
         }
-        let mut ngram = if max_n == 1 {
-            1
-        } else {
-            let total: f64 = (1..=max_n).map(|k| 1.0 / k as f64).sum();
-            let mut x = rng.random::<f64>() * total;
-            let mut pick = max_n;
-            for k in 1..=max_n {
-                x -= 1.0 / k as f64;
-                if x < 0.0 {
-                    pick = k;
-                    break;
-                }
-            }
-            pick
-        };
+        let mut ngram = sample_ngram_len(max_n, rng);
         let size = |k: usize| units[u + k - 1].end - units[u].start;
         while ngram > 1 && n_covered + size(ngram) > budget {
             ngram -= 1;

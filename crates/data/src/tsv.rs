@@ -3,7 +3,7 @@
 //! (`"a ""quoted"" field"`), CRLF line ends and a byte-order mark tolerated.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -85,34 +85,50 @@ fn looks_like_header(fields: &[String]) -> bool {
 
 /// Parse classification TSV from any reader; `path` is only used in messages.
 pub fn parse_tsv<R: Read>(
-    reader: R,
+    mut reader: R,
     path: impl AsRef<Path>,
     options: &TsvOptions,
 ) -> Result<TsvFile> {
     let path = path.as_ref();
-    let mut buffered = BufReader::new(reader);
-    let start = buffered.fill_buf().map_err(|e| DataError::io(path, e))?;
-    if start.starts_with(b"\xEF\xBB\xBF") {
-        buffered.consume(3);
-    }
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| DataError::io(path, e))?;
+    let body: &[u8] = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    // 1-based line where a record starts. csv reports the offset where it began
+    // scanning (before the previous line's terminator and any blank lines), and its
+    // own line counter drifts with CRLF, so skip line ends and count newlines.
+    let newlines: Vec<usize> = body
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    let line_of = |byte: u64| {
+        let mut b = byte as usize;
+        while b < body.len() && matches!(body[b], b'\r' | b'\n') {
+            b += 1;
+        }
+        newlines.partition_point(|&nl| nl < b) + 1
+    };
     let mut csv = csv::ReaderBuilder::new()
         .delimiter(b'\t')
         .has_headers(false)
         .flexible(true)
         .quoting(true)
         .double_quote(true)
-        .from_reader(buffered);
+        .from_reader(body);
     let mut header = None;
     let mut columns: Option<(usize, usize)> = None;
     let mut examples = Vec::new();
     for (row, record) in csv.records().enumerate() {
         let record = record.map_err(|e| {
-            let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+            let line = e.position().map(|p| line_of(p.byte())).unwrap_or(0);
             DataError::malformed(path, line, e.to_string())
         })?;
         let line = record
             .position()
-            .map(|p| p.line() as usize)
+            .map(|p| line_of(p.byte()))
             .unwrap_or(row + 1);
         let fields: Vec<String> = record
             .iter()
