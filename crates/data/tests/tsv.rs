@@ -132,4 +132,17 @@ fn sst2_files_read_completely() {
     assert_eq!(labels.names(), ["0", "1"]);
     let ids = labels.encode(&dev).unwrap();
     assert_eq!(ids.len(), 872);
+    let Some(tok) = common::minilm() else { return };
+    let feats = build_classification_features(&tok, &dev, &labels, 64).unwrap();
+    assert_eq!(feats.len(), 872);
+    let sp = tok.special_tokens().unwrap();
+    for (f, id) in feats.iter().zip(&ids) {
+        assert!(f.input_ids.len() <= 64);
+        assert_eq!(
+            (f.input_ids[0], *f.input_ids.last().unwrap()),
+            (sp.cls, sp.sep)
+        );
+        assert!(f.token_type_ids.iter().all(|&t| t == 0));
+        assert_eq!(f.label, *id);
+    }
 }
