@@ -8,15 +8,20 @@ pub enum DataError {
     /// A file could not be opened or read.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// A line of input is malformed.
     #[error("{path}:{line}: {message}")]
     Malformed {
+        /// The file.
         path: PathBuf,
+        /// 1-based line number.
         line: usize,
+        /// What is wrong with the line.
         message: String,
     },
     /// A dev/test label does not occur in the training label set.
@@ -25,14 +30,23 @@ pub enum DataError {
          (known labels: {known})"
     )]
     UnknownLabel {
+        /// The file.
         path: PathBuf,
+        /// 1-based line number.
         line: usize,
+        /// The unseen label.
         label: String,
+        /// The training labels, space-separated.
         known: String,
     },
     /// An invalid configuration value.
     #[error("invalid option {key}: {message}")]
-    Config { key: &'static str, message: String },
+    Config {
+        /// Name of the option.
+        key: &'static str,
+        /// What is wrong with its value.
+        message: String,
+    },
     /// Inputs that must agree in shape do not.
     #[error("shape mismatch: {0}")]
     Shape(String),

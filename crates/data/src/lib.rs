@@ -4,6 +4,8 @@
 //! Everything here is plain Rust data (`Vec<u32>`, `Vec<i64>`); nothing depends
 //! on tch. Errors about input name the file and line.
 
+#![warn(missing_docs)]
+
 pub mod batch;
 pub mod conll;
 pub mod corpus;

@@ -8,6 +8,8 @@
 //! [`train`] builds BERT-style WordPiece and ALBERT-style Unigram vocabularies
 //! from a corpus, with post-processors for single and paired input.
 
+#![warn(missing_docs)]
+
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -32,10 +34,20 @@ pub use train::{
 pub enum TokenizeError {
     /// A `tokenizer.json` (or vocabulary) could not be read or parsed.
     #[error("cannot load tokenizer from {path}: {message}")]
-    Load { path: PathBuf, message: String },
+    Load {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// The tokenizer could not be written.
     #[error("cannot save tokenizer to {path}: {message}")]
-    Save { path: PathBuf, message: String },
+    Save {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// Encoding failed inside the HF pipeline.
     #[error("cannot encode input: {0}")]
     Encode(String),
@@ -45,7 +57,9 @@ pub enum TokenizeError {
     /// A special token the caller needs is not in the vocabulary.
     #[error("special token {role} is missing from the vocabulary (looked for {candidates:?})")]
     MissingSpecialToken {
+        /// Role of the token (`pad`, `unk`, `cls`, `sep`, `mask`).
         role: &'static str,
+        /// Token strings that were looked up.
         candidates: &'static [&'static str],
     },
     /// Training a vocabulary failed.
@@ -53,7 +67,12 @@ pub enum TokenizeError {
     Train(String),
     /// Invalid options were given.
     #[error("invalid tokenizer option {key}: {message}")]
-    Option { key: &'static str, message: String },
+    Option {
+        /// Name of the option.
+        key: &'static str,
+        /// What is wrong with its value.
+        message: String,
+    },
 }
 
 /// Crate result type.
