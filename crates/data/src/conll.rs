@@ -525,6 +525,20 @@ impl LabelSet {
     pub fn names(&self) -> &[String] {
         &self.names
     }
+    /// Names of predicted ids (e.g. merged window predictions), or an error for an
+    /// id outside the set.
+    pub fn decode(&self, ids: &[i64]) -> Result<Vec<&str>> {
+        ids.iter()
+            .map(|&i| {
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| self.name(i))
+                    .ok_or_else(|| {
+                        DataError::Shape(format!("label id {i} is outside 0..{}", self.len()))
+                    })
+            })
+            .collect()
+    }
 
     /// Label ids of every word of `file`, or an error naming the file and line of
     /// the first tag that training never saw.

@@ -121,6 +121,9 @@ fn label_set_comes_from_train_with_o_first() {
     assert_eq!(labels.encode(&f).unwrap(), vec![vec![3, 0, 1, 2]]);
     assert_eq!(labels.id("I-LOC"), Some(2));
     assert_eq!(labels.name(3), Some("I-PER"));
+    assert_eq!(labels.decode(&[3, 0]).unwrap(), ["I-PER", "O"]);
+    assert!(matches!(labels.decode(&[4]), Err(DataError::Shape(_))));
+    assert!(labels.decode(&[-100]).is_err());
 }
 
 #[test]
