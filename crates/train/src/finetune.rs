@@ -108,6 +108,8 @@ pub struct Evaluation {
     pub report: String,
     /// Predictions in a file format of the task (conlleval layout for NER).
     pub predictions: Option<String>,
+    /// Real (unpadded) tokens the model read.
+    pub tokens: usize,
 }
 
 /// A batch on the device.
@@ -166,6 +168,10 @@ pub struct FinetuneSummary {
     pub finished: bool,
     pub dev: Option<Value>,
     pub test: Option<Value>,
+    /// Inference throughput of the final dev/test evaluation, in real tokens per second.
+    pub inference_tokens_per_second: Option<f64>,
+    /// Peak resident memory of the process, in bytes.
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// Cross-entropy over `logits` [N, C] against `labels` [N], skipping -100.
@@ -334,9 +340,12 @@ pub fn finetune(
     // Score the best model on dev and test.
     let best = Checkpoint::open(&model_dir)?;
     model.load_weights(&best)?;
+    let eval_start = Instant::now();
     let dev = task.evaluate(model, Split::Dev, cfg.eval_batch_size)?;
     let test = if task.has_split(Split::Test) { Some(task.evaluate(model, Split::Test, cfg.eval_batch_size)?) } else { None };
-    let summary = summary(&state, true, Some(&dev), test.as_ref());
+    let eval_tokens = dev.tokens + test.as_ref().map_or(0, |t| t.tokens);
+    let mut summary = summary(&state, true, Some(&dev), test.as_ref());
+    summary.inference_tokens_per_second = Some(eval_tokens as f64 / eval_start.elapsed().as_secs_f64().max(1e-9));
     let metrics = json!({
         "dev": dev.metrics,
         "test": test.as_ref().map(|t| t.metrics.clone()),
@@ -375,6 +384,8 @@ fn summary(state: &TrainerState, finished: bool, dev: Option<&Evaluation>, test:
         finished,
         dev: dev.map(|d| d.metrics.clone()),
         test: test.map(|t| t.metrics.clone()),
+        inference_tokens_per_second: None,
+        peak_rss_bytes: crate::logging::peak_rss_bytes(),
     }
 }
 

@@ -53,3 +53,22 @@ pub fn progress_bar(total: u64, prefix: &str) -> ProgressBar {
     bar.set_prefix(prefix.to_string());
     bar
 }
+
+/// The process's peak resident memory (VmHWM) in bytes, on Linux.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn peak_memory_is_read_from_proc() {
+        let before = super::peak_rss_bytes().expect("Linux /proc");
+        let big = vec![1u8; 64 << 20];
+        let after = super::peak_rss_bytes().unwrap();
+        assert!(after >= before && after >= big.len() as u64, "{before} {after}");
+        assert_eq!(big[12345], 1);
+    }
+}

@@ -171,6 +171,7 @@ impl FinetuneTask for NerTask {
             metrics: serde_json::to_value(&report).expect("report serialises"),
             report: report.to_text(),
             predictions: Some(format_conlleval(sentences, &tags)?),
+            tokens: features.iter().map(NerFeature::len).sum(),
         })
     }
 }
@@ -247,6 +248,12 @@ impl FinetuneTask for ClassifyTask {
             }
         }
         let predictions: String = predicted.iter().map(|&p| format!("{}\n", self.labels.names()[p])).collect();
-        Ok(Evaluation { score: report.accuracy, metrics, report: report.to_text(4), predictions: Some(predictions) })
+        Ok(Evaluation {
+            score: report.accuracy,
+            metrics,
+            report: report.to_text(4),
+            predictions: Some(predictions),
+            tokens: examples.iter().map(|e| e.input_ids.len()).sum(),
+        })
     }
 }
