@@ -3,6 +3,7 @@
 mod encode;
 mod finetune;
 mod info;
+mod pretrain;
 mod score;
 
 use anyhow::Result;
@@ -23,6 +24,8 @@ enum Command {
     Encode(encode::EncodeArgs),
     /// Score predictions against gold labels (`score ner`: entity-level F1 of tagged tokens).
     Score(score::ScoreArgs),
+    /// Pretrain BERT (MLM + NSP) or ALBERT (MLM + SOP) from scratch on a text corpus.
+    Pretrain(pretrain::PretrainArgs),
     /// Fine-tune a BERT or ALBERT checkpoint for NER or sentence classification.
     #[command(subcommand)]
     Finetune(finetune::FinetuneCommand),
@@ -46,6 +49,7 @@ fn main() -> Result<()> {
         Command::Info(args) => info::run(args),
         Command::Encode(args) => encode::run(args),
         Command::Score(args) => score::run(args),
+        Command::Pretrain(args) => pretrain::run(args),
         Command::Finetune(cmd) => finetune::run_finetune(cmd),
         Command::Eval(args) => finetune::run_eval(args),
         Command::Predict(cmd) => finetune::run_predict(cmd),

@@ -83,6 +83,52 @@ pub(crate) fn replace_dir(tmp: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Saves `model` as an HF directory (with the tokenizer files of `tokenizer_dir`), swapped in
+/// whole: an interruption leaves the old directory or the new one.
+pub fn save_model_dir(model: &bertlab_models::Model, dir: &Path, tokenizer_dir: &Path) -> Result<()> {
+    let tmp = scratch_dir(dir)?;
+    model.save_pretrained(&tmp, Some(tokenizer_dir))?;
+    replace_dir(&tmp, dir)
+}
+
+/// A short hash of `value`'s JSON text (FNV-1a), to tell whether a checkpoint belongs to a run.
+pub fn fingerprint_of(value: &serde_json::Value) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in value.to_string().bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Where a run starts: a fresh state carrying `fingerprint`, or with `resume` the checkpoint in
+/// `dir` (weights and optimizer state restored into `vs` and `optimizer`), which must carry the
+/// same fingerprint. `--resume` without a checkpoint starts afresh with a warning.
+pub fn start_state(
+    dir: &Path,
+    resume: bool,
+    fingerprint: String,
+    vs: &mut VarStore,
+    optimizer: &mut Optimizer,
+) -> Result<TrainerState> {
+    let fresh = TrainerState { fingerprint, ..TrainerState::default() };
+    if !resume {
+        return Ok(fresh);
+    }
+    let Some(found) = find_checkpoint(dir) else {
+        tracing::warn!("--resume: no checkpoint in {}; starting afresh", dir.display());
+        return Ok(fresh);
+    };
+    let state = load_checkpoint(&found, vs, optimizer)?;
+    if state.fingerprint != fresh.fingerprint {
+        return Err(TrainError::Checkpoint {
+            path: found.display().to_string(),
+            msg: "was written with other settings or data; resume with the same options".into(),
+        });
+    }
+    tracing::info!("resuming at step {} (epoch {}, batch {})", state.global_step, state.epoch, state.batch_in_epoch);
+    Ok(state)
+}
+
 /// The checkpoint directory to resume from: `dir`, or the previous one kept aside when an
 /// interruption fell between the two renames of [`save_checkpoint`].
 pub fn find_checkpoint(dir: &Path) -> Option<PathBuf> {

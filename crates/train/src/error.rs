@@ -20,6 +20,9 @@ pub enum TrainError {
     /// A checkpoint that does not belong to this run or is damaged.
     #[error("{path}: {msg}")]
     Checkpoint { path: String, msg: String },
+    /// A pretraining corpus that cannot be used (no files, too small).
+    #[error("{dir}: {msg}")]
+    Corpus { dir: String, msg: String },
     /// Bad settings or input.
     #[error("{0}")]
     Invalid(String),
