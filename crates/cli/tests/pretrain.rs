@@ -56,38 +56,15 @@ fn write_ner(dir: &Path) {
     }
 }
 
-fn pretrain(arch: &str, corpus: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "pretrain",
-        "--arch",
-        arch,
-        "--preset",
-        "tiny",
-        "--corpus",
-        corpus.to_str().unwrap(),
-        "--train-tokenizer",
-        "--vocab-size",
-        "200",
-        "--out",
-        out.to_str().unwrap(),
-        "--steps",
-        "6",
-        "--batch-size",
-        "8",
-        "--seq-len",
-        "32",
-        "--lr",
-        "1e-3",
-        "--device",
-        "cpu",
-        "--eval-every",
-        "3",
-        "--eval-batches",
-        "2",
-        "--save-every",
-        "3",
-    ];
-    args.extend_from_slice(extra);
+/// `bertlab pretrain` of a tiny model for 6 steps of 8 × `seq_len` tokens, with a 200-token
+/// vocabulary trained on the corpus; `extra` flags are appended.
+fn pretrain(arch: &str, corpus: &Path, out: &Path, seq_len: usize, extra: &str) -> Output {
+    let flags = format!(
+        "pretrain --arch {arch} --preset tiny --train-tokenizer --vocab-size 200 --steps 6 --batch-size 8 \
+         --seq-len {seq_len} --lr 1e-3 --device cpu --eval-every 3 --eval-batches 2 --save-every 3 {extra}"
+    );
+    let mut args: Vec<&str> = flags.split_whitespace().collect();
+    args.extend(["--corpus", corpus.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     bertlab(&args)
 }
 
@@ -113,7 +90,7 @@ fn pretrain_and_finetune(arch: &str, class: &str) {
     write_corpus(&corpus);
     write_ner(&ner);
 
-    let stdout = ok(&pretrain(arch, &corpus, &out, &[]));
+    let stdout = ok(&pretrain(arch, &corpus, &out, 32, ""));
     assert!(stdout.contains("6 steps") && stdout.contains("tokens/s"), "{stdout}");
     let model = out.join("model");
     for f in ["config.json", "model.safetensors", "tokenizer.json"] {
@@ -136,24 +113,11 @@ fn pretrain_and_finetune(arch: &str, class: &str) {
     assert_eq!(evals.len(), 2, "{arch}: held-out evaluations at steps 3 and 6");
     assert!(evals[1]["eval"]["mlm_acc"].is_number() && evals[1]["eval"]["pair_acc"].is_number());
 
-    let tuned_out = ok(&bertlab(&[
-        "finetune",
-        "ner",
-        "--model",
-        model.to_str().unwrap(),
-        "--data",
-        ner.to_str().unwrap(),
-        "--out",
-        tuned.to_str().unwrap(),
-        "--epochs",
-        "1",
-        "--batch-size",
-        "4",
-        "--max-steps",
-        "2",
-        "--device",
-        "cpu",
-    ]));
+    let mut finetune: Vec<&str> =
+        "finetune ner --epochs 1 --batch-size 4 --max-steps 2 --device cpu".split(' ').collect();
+    finetune.extend(["--model", model.to_str().unwrap(), "--data", ner.to_str().unwrap()]);
+    finetune.extend(["--out", tuned.to_str().unwrap()]);
+    let tuned_out = ok(&bertlab(&finetune));
     assert!(tuned_out.contains("dev"), "{tuned_out}");
     assert!(tuned.join("model/config.json").is_file());
 
@@ -192,11 +156,11 @@ fn an_interrupted_run_resumes_from_the_command_line() {
     let tmp = tempfile::tempdir().unwrap();
     let (corpus, out) = (tmp.path().join("corpus"), tmp.path().join("out"));
     write_corpus(&corpus);
-    let o = pretrain("bert", &corpus, &out, &["--stop-after", "4"]);
+    let o = pretrain("bert", &corpus, &out, 32, "--stop-after 4");
     ok(&o);
     assert!(String::from_utf8_lossy(&o.stderr).contains("--resume"));
     assert!(out.join("checkpoint/state.json").is_file() && out.join("model/config.json").is_file());
-    let stdout = ok(&pretrain("bert", &corpus, &out, &["--resume"]));
+    let stdout = ok(&pretrain("bert", &corpus, &out, 32, "--resume"));
     assert!(stdout.contains("6 steps"), "{stdout}");
     let steps: Vec<u64> = std::fs::read_to_string(out.join("metrics.jsonl"))
         .unwrap()
@@ -214,7 +178,7 @@ fn bad_input_fails_with_a_message_naming_it() {
     let small = tmp.path().join("small");
     std::fs::create_dir_all(&small).unwrap();
     std::fs::write(small.join("only.txt"), "A single short paragraph.\n").unwrap();
-    let o = pretrain("bert", &small, &tmp.path().join("out"), &[]);
+    let o = pretrain("bert", &small, &tmp.path().join("out"), 32, "");
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(stderr.contains(small.to_str().unwrap()) && stderr.contains("too small"), "{stderr}");
@@ -222,49 +186,13 @@ fn bad_input_fails_with_a_message_naming_it() {
 
     let corpus = tmp.path().join("corpus");
     write_corpus(&corpus);
-    let o = bertlab(&[
-        "pretrain",
-        "--arch",
-        "albert",
-        "--preset",
-        "tiny",
-        "--corpus",
-        corpus.to_str().unwrap(),
-        "--train-tokenizer",
-        "--vocab-size",
-        "200",
-        "--out",
-        tmp.path().join("out2").to_str().unwrap(),
-        "--steps",
-        "1",
-        "--batch-size",
-        "1",
-        "--seq-len",
-        "600",
-        "--device",
-        "cpu",
-    ]);
+    let o = pretrain("albert", &corpus, &tmp.path().join("out2"), 600, "");
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && stderr.contains("max_position_embeddings"), "{stderr}");
 
-    let o = bertlab(&[
-        "pretrain",
-        "--arch",
-        "bert",
-        "--preset",
-        "tiny",
-        "--corpus",
-        "c",
-        "--train-tokenizer",
-        "--out",
-        "o",
-        "--steps",
-        "1",
-        "--batch-size",
-        "1",
-        "--seq-len",
-        "8",
-    ]);
+    let flags =
+        "pretrain --arch bert --preset tiny --corpus c --train-tokenizer --out o --steps 1 --batch-size 1 --seq-len 8";
+    let o = bertlab(&flags.split(' ').collect::<Vec<_>>());
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && stderr.contains("--vocab-size"), "{stderr}");
 }
