@@ -5,6 +5,9 @@
 //! - `test`: run every test of the workspace (runs `setup` first).
 //! - `download`, `reproduce`, `bench`: see `--help`.
 
+mod bench_pretrain;
+mod report;
+mod reproduce;
 mod setup;
 
 use anyhow::{bail, Context, Result};
@@ -60,23 +63,43 @@ enum Cmd {
         #[arg(long, default_value = "data/cache")]
         out: PathBuf,
     },
-    /// Run the ALBERT-vs-BERT comparison end to end.
+    /// Run the ALBERT-vs-BERT comparison end to end and write OUT/report.md.
     Reproduce {
+        /// smoke (≤ 3 min on 2 CPU cores), cpu (≤ 60 min on 2 cores) or gpu (base size).
         #[arg(long, default_value = "cpu")]
         preset: String,
+        /// Output folder (default runs/PRESET).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Fine-tuning seeds per model (accuracy is reported as mean ± std).
+        #[arg(long)]
+        seeds: Option<usize>,
+        /// Skip pretraining and compare two checkpoints: DIR_BERT,DIR_ALBERT.
+        #[arg(long)]
+        pretrained: Option<String>,
+        /// Dataset folder laid out like shared/data (default: BERTLAB_DATA_MIRROR,
+        /// ../shared/data or data/cache).
+        #[arg(long)]
+        data: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "auto")]
         device: DeviceArg,
     },
     /// Regenerate the committed parity fixtures with Python transformers (run by hand).
     GenFixtures,
-    /// Run the criterion benchmarks.
+    /// Run the criterion benchmarks; `bench pretrain` compares pretraining with HF transformers.
     Bench {
-        /// Benchmark name filter (e.g. `metrics`, `encoder`).
+        /// Benchmark name filter (e.g. `encoder`, `score`), or `pretrain`.
         filter: Option<String>,
         #[arg(long, value_enum, default_value = "auto")]
         device: DeviceArg,
+        /// `bench pretrain`: model sizes.
+        #[arg(long, value_delimiter = ',', default_value = "tiny,mini,small,base")]
+        sizes: Vec<String>,
+        /// `bench pretrain`: batch size and sequence length.
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 128)]
+        seq_len: usize,
     },
 }
 
@@ -102,7 +125,7 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
@@ -130,16 +153,27 @@ fn main() -> Result<()> {
             };
             copy_mirror(&mirror, &workspace_root().join(out))?;
         }
-        Cmd::Reproduce { preset, out, device } => {
+        Cmd::Reproduce { preset, out, seeds, pretrained, data, device } => {
             setup::ensure()?;
-            reproduce(&preset, out, device)?;
+            reproduce::reproduce(reproduce::ReproduceArgs {
+                preset,
+                out,
+                seeds,
+                device: device.as_str().to_string(),
+                pretrained,
+                data,
+            })?;
         }
         Cmd::GenFixtures => {
             setup::ensure()?;
             gen_fixtures()?;
         }
-        Cmd::Bench { filter, device } => {
+        Cmd::Bench { filter, device, sizes, batch_size, seq_len } => {
             setup::ensure()?;
+            if filter.as_deref() == Some("pretrain") {
+                let data = reproduce::data_dir(None)?;
+                return bench_pretrain::bench_pretrain(&sizes, batch_size, seq_len, device.as_str(), &data);
+            }
             let mut cmd = cargo();
             cmd.args(["bench", "--workspace", "--exclude", "xtask"]);
             cmd.env("BERTLAB_DEVICE", device.as_str());
@@ -183,34 +217,5 @@ fn copy_mirror(mirror: &Path, out: &Path) -> Result<()> {
         }
         eprintln!("xtask: {name} -> {}", dst.display());
     }
-    Ok(())
-}
-
-/// Until the full comparison lands, `reproduce` runs the smallest end-to-end pipeline that
-/// exists: it builds the release binary and runs it on the real checkpoint when one is found.
-fn reproduce(preset: &str, out: Option<PathBuf>, device: DeviceArg) -> Result<()> {
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("runs/{preset}")));
-    let out = workspace_root().join(out);
-    std::fs::create_dir_all(&out)?;
-    run(cargo().args(["build", "--release", "--bin", "bertlab"]))?;
-    let bin = workspace_root().join("target/release/bertlab");
-    run(Command::new(&bin).args(["info", "--device", device.as_str()]))?;
-    if let Some(model) = setup::minilm_dir() {
-        run(Command::new(&bin).args([
-            "info".as_ref(),
-            "--model".as_ref(),
-            model.as_os_str(),
-        ]))?;
-        run(Command::new(&bin).args([
-            "encode".as_ref(),
-            "--model".as_ref(),
-            model.as_os_str(),
-            "--text".as_ref(),
-            "ALBERT shares parameters across layers.".as_ref(),
-            "--out".as_ref(),
-            out.join("encode.safetensors").as_os_str(),
-        ]))?;
-    }
-    eprintln!("xtask: reproduce ({preset}) wrote {}", out.display());
     Ok(())
 }

@@ -5,6 +5,7 @@ mod finetune;
 mod info;
 mod pretrain;
 mod score;
+mod tokenizer;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -34,6 +35,9 @@ enum Command {
     /// Predict with a fine-tuned model.
     #[command(subcommand)]
     Predict(finetune::PredictCommand),
+    /// Train a tokenizer on a corpus.
+    #[command(subcommand)]
+    Tokenizer(tokenizer::TokenizerCommand),
 }
 
 fn main() -> Result<()> {
@@ -53,5 +57,6 @@ fn main() -> Result<()> {
         Command::Finetune(cmd) => finetune::run_finetune(cmd),
         Command::Eval(args) => finetune::run_eval(args),
         Command::Predict(cmd) => finetune::run_predict(cmd),
+        Command::Tokenizer(cmd) => tokenizer::run(cmd),
     }
 }

@@ -6,7 +6,7 @@
 //! checkpoint atomically so `--resume` continues exactly. Finally score the best model on dev
 //! and test and write `metrics.json`, `report.txt` and the predictions.
 
-use crate::checkpoint::{find_checkpoint, load_checkpoint, replace_dir, save_checkpoint, scratch_dir, TrainerState};
+use crate::checkpoint::{fingerprint_of, save_checkpoint, save_model_dir, start_state, TrainerState};
 use crate::error::{Result, TrainError};
 use crate::logging::{progress_bar, MetricsLog};
 use crate::optim::{OptimConfig, Optimizer, OptimizerKind};
@@ -186,16 +186,6 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Tensor {
     )
 }
 
-/// A fingerprint of the settings a resumed run must share with the original.
-fn fingerprint(cfg: &FinetuneConfig, train_examples: usize) -> String {
-    let v = json!({"config": cfg, "train_examples": train_examples});
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in v.to_string().bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
-
 /// Fine-tunes `model` on `task`, writing into `out`: `checkpoint/` (resumable state),
 /// `model/` (the best model on dev, HF format, with the tokenizer from `tokenizer_dir`),
 /// `metrics.jsonl`, and at the end `metrics.json`, `report.txt` and `predictions/`.
@@ -230,23 +220,8 @@ pub fn finetune(
         &model.vs,
         OptimConfig { lr: cfg.lr, weight_decay: cfg.weight_decay, ..OptimConfig::for_kind(cfg.optimizer) },
     );
-    let fingerprint = fingerprint(cfg, lengths.len());
-    let mut state = TrainerState { fingerprint: fingerprint.clone(), ..TrainerState::default() };
-    if cfg.resume {
-        match find_checkpoint(&checkpoint_dir) {
-            Some(dir) => {
-                state = load_checkpoint(&dir, &mut model.vs, &mut optimizer)?;
-                if state.fingerprint != fingerprint {
-                    return Err(TrainError::Checkpoint {
-                        path: dir.display().to_string(),
-                        msg: "was written with other settings or data; resume with the same options".into(),
-                    });
-                }
-                tracing::info!("resuming at step {} (epoch {}, batch {})", state.global_step, state.epoch, state.batch_in_epoch);
-            }
-            None => tracing::warn!("--resume: no checkpoint in {}; starting afresh", checkpoint_dir.display()),
-        }
-    }
+    let fingerprint = fingerprint_of(&json!({"config": cfg, "train_examples": lengths.len()}));
+    let mut state = start_state(&checkpoint_dir, cfg.resume, fingerprint, &mut model.vs, &mut optimizer)?;
     let mut log = MetricsLog::open(&out.join("metrics.jsonl"), cfg.resume.then_some(state.global_step))?;
     let config_json = serde_json::to_string_pretty(cfg).expect("config serialises");
     write(&out.join("finetune_config.json"), config_json.as_bytes())?;
@@ -413,13 +388,6 @@ fn evaluate_and_keep_best(
         state.evals_since_best += 1;
     }
     Ok(cfg.early_stopping.is_some_and(|p| state.evals_since_best >= p))
-}
-
-/// Saves the model as an HF directory, swapped in whole.
-fn save_model_dir(model: &Model, dir: &Path, tokenizer_dir: &Path) -> Result<()> {
-    let tmp = scratch_dir(dir)?;
-    model.save_pretrained(&tmp, Some(tokenizer_dir))?;
-    replace_dir(&tmp, dir)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {

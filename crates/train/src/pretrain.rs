@@ -116,6 +116,8 @@ pub struct PretrainSummary {
     pub eval: Option<Value>,
     /// False when `stop_after` interrupted the run.
     pub finished: bool,
+    /// Peak resident memory of the process, in bytes.
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// The losses of one batch, with the counts behind its accuracies.
@@ -667,6 +669,7 @@ pub fn pretrain(cfg: &PretrainConfig, model: &mut Model, tokenizer: &Tokenizer, 
             line["epoch"] = json!(state.epoch);
             line["lr"] = json!(lr);
             line["tokens_per_s"] = json!(tokens_per_s);
+            line["train_seconds"] = json!(state.train_seconds);
             log.write(&line)?;
             (window, window_tokens, window_start) = (Tally::default(), 0, Instant::now());
         }
@@ -708,6 +711,7 @@ fn summary(state: &TrainerState, parameters: i64, eval: Option<Value>, finished:
         parameters,
         eval,
         finished,
+        peak_rss_bytes: crate::logging::peak_rss_bytes(),
     }
 }
 
