@@ -145,6 +145,7 @@ fn main() -> Result<()> {
             }
             run(&mut cmd)?;
             run(cargo().args(["test", "--package", "xtask"]))?;
+            smoke_test()?;
         }
         Cmd::Download { mirror, out } => {
             let mirror = mirror.or_else(|| std::env::var_os("BERTLAB_DATA_MIRROR").map(PathBuf::from));
@@ -162,6 +163,7 @@ fn main() -> Result<()> {
                 device: device.as_str().to_string(),
                 pretrained,
                 data,
+                release: true,
             })?;
         }
         Cmd::GenFixtures => {
@@ -196,6 +198,35 @@ fn gen_fixtures() -> Result<()> {
         cmd.arg(m);
     }
     run(&mut cmd)
+}
+
+/// The test of the whole chain: `reproduce --preset smoke` from scratch, checked, then run
+/// again to check that finished stages are reused rather than redone.
+fn smoke_test() -> Result<()> {
+    let out = workspace_root().join("target/ci-smoke");
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    let args = || reproduce::ReproduceArgs {
+        preset: "smoke".into(),
+        out: Some(out.clone()),
+        seeds: None,
+        device: "cpu".into(),
+        pretrained: None,
+        data: None,
+        release: false,
+    };
+    reproduce::reproduce(args())?;
+    reproduce::check_report(&out)?;
+    let stamp = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let marker = out.join("pretrain-bert/metrics.json");
+    let before = stamp(&marker);
+    reproduce::reproduce(args())?;
+    if stamp(&marker) != before {
+        bail!("the second smoke run redid pretraining instead of reusing its finished stage");
+    }
+    eprintln!("xtask: reproduce smoke: report checked, cached stages reused");
+    Ok(())
 }
 
 /// Copies the dataset folders from a local mirror (e.g. `../shared/data`).

@@ -98,6 +98,8 @@ pub struct ReproduceArgs {
     pub device: String,
     pub pretrained: Option<String>,
     pub data: Option<PathBuf>,
+    /// Build and run the release binary (the debug one serves the CI smoke test).
+    pub release: bool,
 }
 
 const ARCHS: [&str; 2] = ["bert", "albert"];
@@ -150,8 +152,14 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
     let out = workspace_root().join(args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}", p.name))));
     std::fs::create_dir_all(&out)?;
     let data = data_dir(args.data.clone())?;
-    run(crate::cargo().args(["build", "--release", "--bin", "bertlab"]))?;
-    let bin = workspace_root().join("target/release/bertlab");
+    let profile = if args.release { "release" } else { "debug" };
+    let mut build = crate::cargo();
+    build.args(["build", "--bin", "bertlab"]);
+    if args.release {
+        build.arg("--release");
+    }
+    run(&mut build)?;
+    let bin = workspace_root().join("target").join(profile).join("bertlab");
     let bertlab = || {
         let mut c = Command::new(&bin);
         c.env("RUST_LOG", "warn");
@@ -239,6 +247,47 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
     let report = crate::report::collect(&out, &p, &models, &bin, args.pretrained.is_some())?;
     crate::report::write(&out, &report)?;
     eprintln!("xtask: reproduce ({}) finished in {:.1} s: {}", p.name, total.elapsed().as_secs_f64(), out.join("report.md").display());
+    Ok(())
+}
+
+/// Checks a finished run's report: every figure present and in range, ALBERT smaller than
+/// BERT, the plots written.
+pub fn check_report(out: &Path) -> Result<()> {
+    let r = read_json(&out.join("report.json"))?;
+    let mut problems = Vec::new();
+    for arch in ARCHS {
+        let m = &r["models"][arch];
+        let in_unit = |v: &Value| v.as_f64().is_some_and(|x| (0.0..=1.0).contains(&x));
+        if !(m["parameters"].as_i64().unwrap_or(0) > 0) {
+            problems.push(format!("{arch}: no parameter count"));
+        }
+        if !(m["pretraining"]["tokens_per_second"].as_f64().unwrap_or(0.0) > 0.0) {
+            problems.push(format!("{arch}: no pretraining throughput"));
+        }
+        if !(m["inference_tokens_per_second"]["mean"].as_f64().unwrap_or(0.0) > 0.0) {
+            problems.push(format!("{arch}: no inference throughput"));
+        }
+        if !in_unit(&m["conll2003_test_entity_f1"]["mean"]) || !in_unit(&m["sst2_dev_accuracy"]["mean"]) {
+            problems.push(format!("{arch}: accuracy figures missing or out of [0, 1]"));
+        }
+    }
+    if r["models"]["albert"]["parameters"].as_i64() >= r["models"]["bert"]["parameters"].as_i64() {
+        problems.push("ALBERT (E = 128, shared layers) is not smaller than BERT of the same size".into());
+    }
+    for svg in ["mlm_loss_steps", "mlm_loss_time", "dev_f1", "f1_vs_params", "throughput_memory"] {
+        let path = out.join(format!("{svg}.svg"));
+        let ok = std::fs::read_to_string(&path).is_ok_and(|t| t.starts_with("<svg") && t.contains("</svg>"));
+        if !ok {
+            problems.push(format!("{} is missing or not an SVG", path.display()));
+        }
+    }
+    let md = std::fs::read_to_string(out.join("report.md"))?;
+    if !md.contains("| BERT ") || !md.contains("| ALBERT ") || !md.contains("Table 2") {
+        problems.push("report.md lacks the main table or the paper's figures".into());
+    }
+    if !problems.is_empty() {
+        bail!("{}: {}", out.join("report.json").display(), problems.join("; "));
+    }
     Ok(())
 }
 
