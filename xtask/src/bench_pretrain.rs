@@ -19,7 +19,13 @@ fn steps_for(size: &str) -> usize {
     }
 }
 
-pub fn bench_pretrain(sizes: &[String], batch: usize, seq_len: usize, device: &str, data: &Path) -> Result<()> {
+pub fn bench_pretrain(
+    sizes: &[String],
+    batch: usize,
+    seq_len: usize,
+    device: &str,
+    data: &Path,
+) -> Result<()> {
     let python = setup::python().context("no Python with torch: run `cargo xtask setup`")?;
     run(crate::cargo().args(["build", "--release", "--bin", "bertlab"]))?;
     let bin = workspace_root().join("target/release/bertlab");
@@ -30,15 +36,29 @@ pub fn bench_pretrain(sizes: &[String], batch: usize, seq_len: usize, device: &s
         let name = format!("wiki_{i:02}.txt");
         let link = corpus.join(&name);
         if !link.exists() {
-            std::os::unix::fs::symlink(std::path::absolute(data.join("corpus-enwiki").join(&name))?, &link)?;
+            std::os::unix::fs::symlink(
+                std::path::absolute(data.join("corpus-enwiki").join(&name))?,
+                &link,
+            )?;
         }
     }
     let mut rows = Vec::new();
     for arch in ["bert", "albert"] {
         let tokenizer = root.join(format!("{arch}-tokenizer.json"));
         if !tokenizer.is_file() {
-            run(Command::new(&bin).args(["tokenizer", "train", "--arch", arch, "--vocab-size", "30000"])
-                .arg("--corpus").arg(&corpus).arg("--out").arg(&tokenizer))?;
+            run(Command::new(&bin)
+                .args([
+                    "tokenizer",
+                    "train",
+                    "--arch",
+                    arch,
+                    "--vocab-size",
+                    "30000",
+                ])
+                .arg("--corpus")
+                .arg(&corpus)
+                .arg("--out")
+                .arg(&tokenizer))?;
         }
         for size in sizes {
             let steps = steps_for(size);
@@ -46,23 +66,57 @@ pub fn bench_pretrain(sizes: &[String], batch: usize, seq_len: usize, device: &s
             let _ = std::fs::remove_dir_all(&out);
             run(Command::new(&bin)
                 .args(["pretrain", "--arch", arch, "--preset", size])
-                .arg("--corpus").arg(&corpus).arg("--tokenizer").arg(&tokenizer).arg("--out").arg(&out)
-                .args(["--steps", &(steps + 2).to_string(), "--batch-size", &batch.to_string()])
-                .args(["--seq-len", &seq_len.to_string(), "--device", device, "--eval-every", "0"])
+                .arg("--corpus")
+                .arg(&corpus)
+                .arg("--tokenizer")
+                .arg(&tokenizer)
+                .arg("--out")
+                .arg(&out)
+                .args([
+                    "--steps",
+                    &(steps + 2).to_string(),
+                    "--batch-size",
+                    &batch.to_string(),
+                ])
+                .args([
+                    "--seq-len",
+                    &seq_len.to_string(),
+                    "--device",
+                    device,
+                    "--eval-every",
+                    "0",
+                ])
                 .env("RUST_LOG", "warn"))?;
             let ours = json_file(&out.join("metrics.json"))?;
             let hf_out = Command::new(&python)
                 .arg(workspace_root().join("benches/hf_reference/pretrain.py"))
-                .arg("--config").arg(out.join("model"))
-                .args(["--batch-size", &batch.to_string(), "--seq-len", &seq_len.to_string()])
+                .arg("--config")
+                .arg(out.join("model"))
+                .args([
+                    "--batch-size",
+                    &batch.to_string(),
+                    "--seq-len",
+                    &seq_len.to_string(),
+                ])
                 .args(["--steps", &steps.to_string(), "--warmup", "2"])
                 .output()?;
             if !hf_out.status.success() {
-                bail!("HF reference failed: {}", String::from_utf8_lossy(&hf_out.stderr));
+                bail!(
+                    "HF reference failed: {}",
+                    String::from_utf8_lossy(&hf_out.stderr)
+                );
             }
-            let hf: Value = serde_json::from_slice(hf_out.stdout.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap_or(b"{}"))?;
-            let ratio = ours["tokens_per_second"].as_f64().unwrap_or(0.0) / hf["tokens_per_second"].as_f64().unwrap_or(f64::NAN);
-            let mem_ratio = ours["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN) / hf["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN);
+            let hf: Value = serde_json::from_slice(
+                hf_out
+                    .stdout
+                    .split(|&b| b == b'\n')
+                    .rfind(|l| !l.is_empty())
+                    .unwrap_or(b"{}"),
+            )?;
+            let ratio = ours["tokens_per_second"].as_f64().unwrap_or(0.0)
+                / hf["tokens_per_second"].as_f64().unwrap_or(f64::NAN);
+            let mem_ratio = ours["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN)
+                / hf["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN);
             eprintln!("xtask: {arch} {size}: bertlab {:.0} tok/s, HF {:.0} tok/s, ratio {ratio:.2}x; peak memory ratio {mem_ratio:.2}",
                 ours["tokens_per_second"].as_f64().unwrap_or(0.0), hf["tokens_per_second"].as_f64().unwrap_or(0.0));
             rows.push(json!({"arch": arch, "size": size, "batch": batch, "seq_len": seq_len, "bertlab": ours, "hf": hf,
@@ -72,12 +126,19 @@ pub fn bench_pretrain(sizes: &[String], batch: usize, seq_len: usize, device: &s
     println!("| model | bertlab tokens/s | HF tokens/s | ratio | bertlab peak MiB | HF peak MiB |");
     println!("|---|---:|---:|---:|---:|---:|");
     for r in &rows {
-        let mib = |v: &Value| v.as_f64().map_or("–".into(), |b| format!("{:.0}", b / 1048576.0));
+        let mib = |v: &Value| {
+            v.as_f64()
+                .map_or("–".into(), |b| format!("{:.0}", b / 1048576.0))
+        };
         println!(
             "| {} {} | {:.0} | {:.0} | {:.2}x | {} | {} |",
-            r["arch"].as_str().unwrap_or(""), r["size"].as_str().unwrap_or(""),
-            r["bertlab"]["tokens_per_second"].as_f64().unwrap_or(0.0), r["hf"]["tokens_per_second"].as_f64().unwrap_or(0.0),
-            r["speed_ratio"].as_f64().unwrap_or(f64::NAN), mib(&r["bertlab"]["peak_rss_bytes"]), mib(&r["hf"]["peak_rss_bytes"]),
+            r["arch"].as_str().unwrap_or(""),
+            r["size"].as_str().unwrap_or(""),
+            r["bertlab"]["tokens_per_second"].as_f64().unwrap_or(0.0),
+            r["hf"]["tokens_per_second"].as_f64().unwrap_or(0.0),
+            r["speed_ratio"].as_f64().unwrap_or(f64::NAN),
+            mib(&r["bertlab"]["peak_rss_bytes"]),
+            mib(&r["hf"]["peak_rss_bytes"]),
         );
     }
     let report: PathBuf = root.join("report.json");

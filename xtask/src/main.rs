@@ -148,13 +148,21 @@ fn main() -> Result<()> {
             smoke_test()?;
         }
         Cmd::Download { mirror, out } => {
-            let mirror = mirror.or_else(|| std::env::var_os("BERTLAB_DATA_MIRROR").map(PathBuf::from));
+            let mirror =
+                mirror.or_else(|| std::env::var_os("BERTLAB_DATA_MIRROR").map(PathBuf::from));
             let Some(mirror) = mirror else {
                 bail!("online download is not implemented yet: pass --mirror DIR (or set BERTLAB_DATA_MIRROR) to a folder laid out like shared/data");
             };
             copy_mirror(&mirror, &workspace_root().join(out))?;
         }
-        Cmd::Reproduce { preset, out, seeds, pretrained, data, device } => {
+        Cmd::Reproduce {
+            preset,
+            out,
+            seeds,
+            pretrained,
+            data,
+            device,
+        } => {
             setup::ensure()?;
             reproduce::reproduce(reproduce::ReproduceArgs {
                 preset,
@@ -170,11 +178,23 @@ fn main() -> Result<()> {
             setup::ensure()?;
             gen_fixtures()?;
         }
-        Cmd::Bench { filter, device, sizes, batch_size, seq_len } => {
+        Cmd::Bench {
+            filter,
+            device,
+            sizes,
+            batch_size,
+            seq_len,
+        } => {
             setup::ensure()?;
             if filter.as_deref() == Some("pretrain") {
                 let data = reproduce::data_dir(None)?;
-                return bench_pretrain::bench_pretrain(&sizes, batch_size, seq_len, device.as_str(), &data);
+                return bench_pretrain::bench_pretrain(
+                    &sizes,
+                    batch_size,
+                    seq_len,
+                    device.as_str(),
+                    &data,
+                );
             }
             let mut cmd = cargo();
             cmd.args(["bench", "--workspace", "--exclude", "xtask"]);
@@ -238,7 +258,9 @@ fn copy_mirror(mirror: &Path, out: &Path) -> Result<()> {
         }
         let dst = out.join(name);
         std::fs::create_dir_all(&dst).with_context(|| format!("creating {}", dst.display()))?;
-        for entry in std::fs::read_dir(&src).with_context(|| format!("reading {}", src.display()))? {
+        for entry in
+            std::fs::read_dir(&src).with_context(|| format!("reading {}", src.display()))?
+        {
             let entry = entry?;
             let target = dst.join(entry.file_name());
             let tmp = target.with_extension("part");

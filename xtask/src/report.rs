@@ -20,7 +20,13 @@ const PAPER: &[(&str, &str, f64, &str)] = &[
 ];
 
 /// Gathers every figure of a finished run.
-pub fn collect(out: &Path, p: &Preset, models: &[PathBuf], bin: &Path, given: bool) -> Result<Value> {
+pub fn collect(
+    out: &Path,
+    p: &Preset,
+    models: &[PathBuf],
+    bin: &Path,
+    given: bool,
+) -> Result<Value> {
     let mut entries = serde_json::Map::new();
     for (arch, model) in ARCHS.iter().zip(models) {
         let counts = parameters(bin, model)?;
@@ -44,10 +50,23 @@ pub fn collect(out: &Path, p: &Preset, models: &[PathBuf], bin: &Path, given: bo
         let (mut f1, mut acc, mut infer, mut mem) = (vec![], vec![], vec![], vec![]);
         for seed in 0..p.seeds {
             let ner = json_file(&out.join(format!("finetune-ner-{arch}-s{seed}/metrics.json")))?;
-            f1.push(ner["test"]["entity"]["micro"]["f1"].as_f64().unwrap_or(f64::NAN));
-            infer.push(ner["training"]["inference_tokens_per_second"].as_f64().unwrap_or(f64::NAN));
-            mem.push(ner["training"]["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN));
-            let cls = json_file(&out.join(format!("finetune-classify-{arch}-s{seed}/metrics.json")))?;
+            f1.push(
+                ner["test"]["entity"]["micro"]["f1"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN),
+            );
+            infer.push(
+                ner["training"]["inference_tokens_per_second"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN),
+            );
+            mem.push(
+                ner["training"]["peak_rss_bytes"]
+                    .as_f64()
+                    .unwrap_or(f64::NAN),
+            );
+            let cls =
+                json_file(&out.join(format!("finetune-classify-{arch}-s{seed}/metrics.json")))?;
             acc.push(cls["dev"]["accuracy"].as_f64().unwrap_or(f64::NAN));
         }
         entries.insert(
@@ -69,7 +88,10 @@ pub fn collect(out: &Path, p: &Preset, models: &[PathBuf], bin: &Path, given: bo
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
         _ => None,
     };
-    let threads = std::process::Command::new(bin).args(["info", "--format", "json", "--device", "cpu"]).output().ok()
+    let threads = std::process::Command::new(bin)
+        .args(["info", "--format", "json", "--device", "cpu"])
+        .output()
+        .ok()
         .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok());
     Ok(json!({
         "preset": p.name,
@@ -96,7 +118,9 @@ fn fmt_ms(v: &Value, scale: f64, digits: usize) -> String {
 }
 
 fn mib(bytes: Option<f64>) -> String {
-    bytes.map_or("–".into(), |b| format!("{:.0} MiB", b / (1024.0 * 1024.0)))
+    bytes.map_or("–".into(), |b| {
+        format!("{:.0} MiB", b / (1024.0 * 1024.0))
+    })
 }
 
 /// Writes `report.json`, `report.md` and the plots.
@@ -161,7 +185,13 @@ fn group(n: i64) -> String {
 const COLORS: [RGBColor; 2] = [RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
 
 /// A line chart of one series per architecture.
-fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> Result<()> {
+fn line_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<()> {
     let root = SVGBackend::new(path, (640, 400)).into_drawing_area();
     root.fill(&WHITE)?;
     let pts = series.iter().flat_map(|s| s.1.iter());
@@ -179,36 +209,81 @@ fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[
         .x_label_area_size(40)
         .y_label_area_size(56)
         .build_cartesian_2d(x0..x1.max(x0 + 1e-9), (y0 - pad)..(y1 + pad))?;
-    chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .draw()?;
     for (i, (name, pts)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         chart
             .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
             .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }
 
 fn plots(out: &Path, r: &Value) -> Result<()> {
-    let name = |a: &str| if a == "bert" { "BERT".to_string() } else { "ALBERT".to_string() };
+    let name = |a: &str| {
+        if a == "bert" {
+            "BERT".to_string()
+        } else {
+            "ALBERT".to_string()
+        }
+    };
     let curves: Vec<(String, Vec<(f64, f64, f64)>)> = ARCHS
         .iter()
-        .filter_map(|a| pretrain_curve(&out.join(format!("pretrain-{a}"))).ok().map(|c| (name(a), c)))
+        .filter_map(|a| {
+            pretrain_curve(&out.join(format!("pretrain-{a}")))
+                .ok()
+                .map(|c| (name(a), c))
+        })
         .collect();
     let by = |f: fn(&(f64, f64, f64)) -> (f64, f64)| -> Vec<(String, Vec<(f64, f64)>)> {
-        curves.iter().map(|(n, c)| (n.clone(), c.iter().map(f).collect())).collect()
+        curves
+            .iter()
+            .map(|(n, c)| (n.clone(), c.iter().map(f).collect()))
+            .collect()
     };
-    line_chart(&out.join("mlm_loss_steps.svg"), "MLM loss against steps", "step", "MLM loss", &by(|c| (c.0, c.2)))?;
-    line_chart(&out.join("mlm_loss_time.svg"), "MLM loss against training time", "seconds", "MLM loss", &by(|c| (c.1, c.2)))?;
+    line_chart(
+        &out.join("mlm_loss_steps.svg"),
+        "MLM loss against steps",
+        "step",
+        "MLM loss",
+        &by(|c| (c.0, c.2)),
+    )?;
+    line_chart(
+        &out.join("mlm_loss_time.svg"),
+        "MLM loss against training time",
+        "seconds",
+        "MLM loss",
+        &by(|c| (c.1, c.2)),
+    )?;
     let dev: Vec<(String, Vec<(f64, f64)>)> = ARCHS
         .iter()
-        .filter_map(|a| dev_curve(&out.join(format!("finetune-ner-{a}-s0"))).ok().map(|c| (name(a), c)))
+        .filter_map(|a| {
+            dev_curve(&out.join(format!("finetune-ner-{a}-s0")))
+                .ok()
+                .map(|c| (name(a), c))
+        })
         .collect();
-    line_chart(&out.join("dev_f1.svg"), "CoNLL-2003 dev entity F1 (seed 0)", "step", "F1", &dev)?;
+    line_chart(
+        &out.join("dev_f1.svg"),
+        "CoNLL-2003 dev entity F1 (seed 0)",
+        "step",
+        "F1",
+        &dev,
+    )?;
 
     // F1 against parameters.
     let path = out.join("f1_vs_params.svg");
@@ -218,22 +293,42 @@ fn plots(out: &Path, r: &Value) -> Result<()> {
         .iter()
         .map(|a| {
             let m = &r["models"][*a];
-            (name(a), m["parameters"].as_f64().unwrap_or(0.0) / 1e6, m["conll2003_test_entity_f1"]["mean"].as_f64().unwrap_or(0.0))
+            (
+                name(a),
+                m["parameters"].as_f64().unwrap_or(0.0) / 1e6,
+                m["conll2003_test_entity_f1"]["mean"]
+                    .as_f64()
+                    .unwrap_or(0.0),
+            )
         })
         .collect();
     let xmax = points.iter().map(|p| p.1).fold(0.0, f64::max) * 1.2 + 1e-6;
     let mut chart = ChartBuilder::on(&root)
-        .caption("CoNLL-2003 test entity F1 against parameters", ("sans-serif", 18))
+        .caption(
+            "CoNLL-2003 test entity F1 against parameters",
+            ("sans-serif", 18),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..xmax, 0.0..1.0)?;
-    chart.configure_mesh().x_desc("parameters (millions, base model)").y_desc("F1").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("parameters (millions, base model)")
+        .y_desc("F1")
+        .draw()?;
     for (i, (n, x, y)) in points.iter().enumerate() {
         let c = COLORS[i];
-        chart.draw_series([Circle::new((*x, *y), 6, c.filled())])?.label(n.as_str()).legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
+        chart
+            .draw_series([Circle::new((*x, *y), 6, c.filled())])?
+            .label(n.as_str())
+            .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
 
     // Throughput and memory bars.
@@ -242,9 +337,28 @@ fn plots(out: &Path, r: &Value) -> Result<()> {
     root.fill(&WHITE)?;
     let panels = root.split_evenly((1, 3));
     let metrics: [(&str, Box<dyn Fn(&Value) -> f64>); 3] = [
-        ("pretraining tokens/s", Box::new(|m: &Value| m["pretraining"]["tokens_per_second"].as_f64().unwrap_or(0.0))),
-        ("inference tokens/s", Box::new(|m: &Value| m["inference_tokens_per_second"]["mean"].as_f64().unwrap_or(0.0))),
-        ("peak memory, pretraining (MiB)", Box::new(|m: &Value| m["pretraining"]["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1048576.0)),
+        (
+            "pretraining tokens/s",
+            Box::new(|m: &Value| {
+                m["pretraining"]["tokens_per_second"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+            }),
+        ),
+        (
+            "inference tokens/s",
+            Box::new(|m: &Value| {
+                m["inference_tokens_per_second"]["mean"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+            }),
+        ),
+        (
+            "peak memory, pretraining (MiB)",
+            Box::new(|m: &Value| {
+                m["pretraining"]["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1048576.0
+            }),
+        ),
     ];
     for (panel, (title, get)) in panels.iter().zip(metrics.iter()) {
         let values: Vec<f64> = ARCHS.iter().map(|a| get(&r["models"][*a])).collect();
@@ -267,7 +381,10 @@ fn plots(out: &Path, r: &Value) -> Result<()> {
         for (i, v) in values.iter().enumerate() {
             let c = COLORS[i];
             chart.draw_series([Rectangle::new(
-                [(SegmentValue::Exact(i as i32), 0.0), (SegmentValue::Exact(i as i32 + 1), *v)],
+                [
+                    (SegmentValue::Exact(i as i32), 0.0),
+                    (SegmentValue::Exact(i as i32 + 1), *v),
+                ],
                 c.mix(0.8).filled(),
             )])?;
         }

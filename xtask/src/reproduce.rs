@@ -109,7 +109,10 @@ pub fn data_dir(explicit: Option<PathBuf>) -> Result<PathBuf> {
     let candidates = explicit
         .into_iter()
         .chain(std::env::var_os("BERTLAB_DATA_MIRROR").map(PathBuf::from))
-        .chain([workspace_root().join("../shared/data"), workspace_root().join("data/cache")]);
+        .chain([
+            workspace_root().join("../shared/data"),
+            workspace_root().join("data/cache"),
+        ]);
     for dir in candidates {
         if dir.join("conll2003/train.txt").is_file() {
             return Ok(dir);
@@ -135,13 +138,18 @@ fn stage(dir: &Path, label: &str, f: impl FnOnce() -> Result<()>) -> Result<()> 
 }
 
 fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 fn read_jsonl(path: &Path) -> Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    text.lines().filter(|l| !l.trim().is_empty()).map(|l| Ok(serde_json::from_str(l)?)).collect()
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| Ok(serde_json::from_str(l)?))
+        .collect()
 }
 
 pub fn reproduce(args: ReproduceArgs) -> Result<()> {
@@ -149,7 +157,11 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
     if let Some(s) = args.seeds {
         p.seeds = s.max(1);
     }
-    let out = workspace_root().join(args.out.clone().unwrap_or_else(|| PathBuf::from(format!("runs/{}", p.name))));
+    let out = workspace_root().join(
+        args.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("runs/{}", p.name))),
+    );
     std::fs::create_dir_all(&out)?;
     let data = data_dir(args.data.clone())?;
     let profile = if args.release { "release" } else { "debug" };
@@ -159,7 +171,10 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         build.arg("--release");
     }
     run(&mut build)?;
-    let bin = workspace_root().join("target").join(profile).join("bertlab");
+    let bin = workspace_root()
+        .join("target")
+        .join(profile)
+        .join("bertlab");
     let bertlab = || {
         let mut c = Command::new(&bin);
         c.env("RUST_LOG", "warn");
@@ -172,7 +187,9 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         Some(dirs) => {
             let dirs: Vec<PathBuf> = dirs.split(',').map(PathBuf::from).collect();
             if dirs.len() != 2 {
-                bail!("--pretrained takes two directories, BERT's and ALBERT's, separated by a comma");
+                bail!(
+                    "--pretrained takes two directories, BERT's and ALBERT's, separated by a comma"
+                );
             }
             dirs
         }
@@ -197,8 +214,19 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
             let tokenizers = out.join("tokenizers");
             stage(&tokenizers, "tokenizers", || {
                 for arch in ARCHS {
-                    run(bertlab().args(["tokenizer", "train", "--arch", arch, "--vocab-size", &p.vocab_size.to_string()])
-                        .arg("--corpus").arg(&corpus).arg("--out").arg(tokenizers.join(format!("{arch}.json"))))?;
+                    run(bertlab()
+                        .args([
+                            "tokenizer",
+                            "train",
+                            "--arch",
+                            arch,
+                            "--vocab-size",
+                            &p.vocab_size.to_string(),
+                        ])
+                        .arg("--corpus")
+                        .arg(&corpus)
+                        .arg("--out")
+                        .arg(tokenizers.join(format!("{arch}.json"))))?;
                 }
                 Ok(())
             })?;
@@ -208,16 +236,32 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
                 stage(&dir, &format!("pretrain {arch}"), || {
                     let mut c = bertlab();
                     c.args(["pretrain", "--arch", arch, "--preset", p.size])
-                        .arg("--corpus").arg(&corpus)
-                        .arg("--tokenizer").arg(tokenizers.join(format!("{arch}.json")))
-                        .arg("--out").arg(&dir)
-                        .args(["--steps", &p.pretrain_steps.to_string(), "--batch-size", &p.pretrain_batch.to_string()])
-                        .args(["--seq-len", &p.seq_len.to_string(), "--lr", &p.pretrain_lr.to_string()])
+                        .arg("--corpus")
+                        .arg(&corpus)
+                        .arg("--tokenizer")
+                        .arg(tokenizers.join(format!("{arch}.json")))
+                        .arg("--out")
+                        .arg(&dir)
+                        .args([
+                            "--steps",
+                            &p.pretrain_steps.to_string(),
+                            "--batch-size",
+                            &p.pretrain_batch.to_string(),
+                        ])
+                        .args([
+                            "--seq-len",
+                            &p.seq_len.to_string(),
+                            "--lr",
+                            &p.pretrain_lr.to_string(),
+                        ])
                         .args(["--device", &args.device, "--resume"]);
                     run(&mut c)
                 })?;
             }
-            ARCHS.iter().map(|a| out.join(format!("pretrain-{a}/model"))).collect()
+            ARCHS
+                .iter()
+                .map(|a| out.join(format!("pretrain-{a}/model")))
+                .collect()
         }
     };
 
@@ -228,12 +272,31 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
                 let dir = out.join(format!("finetune-{task}-{arch}-s{seed}"));
                 stage(&dir, &format!("finetune {task} {arch} seed {seed}"), || {
                     let mut c = bertlab();
-                    c.args(["finetune", task, "--model"]).arg(model)
-                        .arg("--data").arg(data.join(dataset))
-                        .arg("--out").arg(&dir)
-                        .args(["--epochs", &p.finetune_epochs.to_string(), "--batch-size", &p.finetune_batch.to_string()])
-                        .args(["--lr", &p.finetune_lr.to_string(), "--seed", &seed.to_string()])
-                        .args(["--max-seq-len", &p.seq_len.to_string(), "--device", &args.device, "--resume"]);
+                    c.args(["finetune", task, "--model"])
+                        .arg(model)
+                        .arg("--data")
+                        .arg(data.join(dataset))
+                        .arg("--out")
+                        .arg(&dir)
+                        .args([
+                            "--epochs",
+                            &p.finetune_epochs.to_string(),
+                            "--batch-size",
+                            &p.finetune_batch.to_string(),
+                        ])
+                        .args([
+                            "--lr",
+                            &p.finetune_lr.to_string(),
+                            "--seed",
+                            &seed.to_string(),
+                        ])
+                        .args([
+                            "--max-seq-len",
+                            &p.seq_len.to_string(),
+                            "--device",
+                            &args.device,
+                            "--resume",
+                        ]);
                     if let Some(m) = p.finetune_max_steps {
                         c.args(["--max-steps", &m.to_string()]);
                     }
@@ -246,7 +309,12 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
     // 5. The report.
     let report = crate::report::collect(&out, &p, &models, &bin, args.pretrained.is_some())?;
     crate::report::write(&out, &report)?;
-    eprintln!("xtask: reproduce ({}) finished in {:.1} s: {}", p.name, total.elapsed().as_secs_f64(), out.join("report.md").display());
+    eprintln!(
+        "xtask: reproduce ({}) finished in {:.1} s: {}",
+        p.name,
+        total.elapsed().as_secs_f64(),
+        out.join("report.md").display()
+    );
     Ok(())
 }
 
@@ -261,22 +329,41 @@ pub fn check_report(out: &Path) -> Result<()> {
         if !(m["parameters"].as_i64().unwrap_or(0) > 0) {
             problems.push(format!("{arch}: no parameter count"));
         }
-        if !(m["pretraining"]["tokens_per_second"].as_f64().unwrap_or(0.0) > 0.0) {
+        if !(m["pretraining"]["tokens_per_second"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0)
+        {
             problems.push(format!("{arch}: no pretraining throughput"));
         }
-        if !(m["inference_tokens_per_second"]["mean"].as_f64().unwrap_or(0.0) > 0.0) {
+        if !(m["inference_tokens_per_second"]["mean"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0)
+        {
             problems.push(format!("{arch}: no inference throughput"));
         }
-        if !in_unit(&m["conll2003_test_entity_f1"]["mean"]) || !in_unit(&m["sst2_dev_accuracy"]["mean"]) {
+        if !in_unit(&m["conll2003_test_entity_f1"]["mean"])
+            || !in_unit(&m["sst2_dev_accuracy"]["mean"])
+        {
             problems.push(format!("{arch}: accuracy figures missing or out of [0, 1]"));
         }
     }
     if r["models"]["albert"]["parameters"].as_i64() >= r["models"]["bert"]["parameters"].as_i64() {
-        problems.push("ALBERT (E = 128, shared layers) is not smaller than BERT of the same size".into());
+        problems.push(
+            "ALBERT (E = 128, shared layers) is not smaller than BERT of the same size".into(),
+        );
     }
-    for svg in ["mlm_loss_steps", "mlm_loss_time", "dev_f1", "f1_vs_params", "throughput_memory"] {
+    for svg in [
+        "mlm_loss_steps",
+        "mlm_loss_time",
+        "dev_f1",
+        "f1_vs_params",
+        "throughput_memory",
+    ] {
         let path = out.join(format!("{svg}.svg"));
-        let ok = std::fs::read_to_string(&path).is_ok_and(|t| t.starts_with("<svg") && t.contains("</svg>"));
+        let ok = std::fs::read_to_string(&path)
+            .is_ok_and(|t| t.starts_with("<svg") && t.contains("</svg>"));
         if !ok {
             problems.push(format!("{} is missing or not an SVG", path.display()));
         }
@@ -286,7 +373,11 @@ pub fn check_report(out: &Path) -> Result<()> {
         problems.push("report.md lacks the main table or the paper's figures".into());
     }
     if !problems.is_empty() {
-        bail!("{}: {}", out.join("report.json").display(), problems.join("; "));
+        bail!(
+            "{}: {}",
+            out.join("report.json").display(),
+            problems.join("; ")
+        );
     }
     Ok(())
 }
@@ -295,7 +386,13 @@ pub fn check_report(out: &Path) -> Result<()> {
 pub fn pretrain_curve(dir: &Path) -> Result<Vec<(f64, f64, f64)>> {
     Ok(read_jsonl(&dir.join("metrics.jsonl"))?
         .into_iter()
-        .filter_map(|v| Some((v["step"].as_f64()?, v["train_seconds"].as_f64()?, v["mlm_loss"].as_f64()?)))
+        .filter_map(|v| {
+            Some((
+                v["step"].as_f64()?,
+                v["train_seconds"].as_f64()?,
+                v["mlm_loss"].as_f64()?,
+            ))
+        })
         .collect())
 }
 
@@ -313,9 +410,18 @@ pub fn json_file(path: &Path) -> Result<Value> {
 
 /// Parameter counts of a model directory, through the binary.
 pub fn parameters(bin: &Path, model: &Path) -> Result<Value> {
-    let out = Command::new(bin).arg("info").arg("--model").arg(model).args(["--format", "json"]).output()?;
+    let out = Command::new(bin)
+        .arg("info")
+        .arg("--model")
+        .arg(model)
+        .args(["--format", "json"])
+        .output()?;
     if !out.status.success() {
-        bail!("bertlab info --model {}: {}", model.display(), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "bertlab info --model {}: {}",
+            model.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(serde_json::from_slice(&out.stdout)?)
 }
@@ -327,7 +433,11 @@ pub fn mean_std(xs: &[f64]) -> Value {
     }
     let n = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / n;
-    let std = if xs.len() > 1 { (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
+    let std = if xs.len() > 1 {
+        (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
     json!({"mean": mean, "std": std, "values": xs})
 }
 

@@ -43,7 +43,11 @@ pub struct TorchEnv {
 
 impl TorchEnv {
     pub fn print_summary(&self) {
-        eprintln!("xtask: torch {} at {}", self.version, self.lib_dir.display());
+        eprintln!(
+            "xtask: torch {} at {}",
+            self.version,
+            self.lib_dir.display()
+        );
         if let Some(p) = &self.python {
             eprintln!("xtask: python {}", p.display());
         }
@@ -114,10 +118,12 @@ pub fn python() -> Option<PathBuf> {
 /// `[env]` table this setup wrote earlier into `.cargo/local.toml`.
 fn users_env(name: &str) -> Option<std::ffi::OsString> {
     let value = std::env::var_os(name)?;
-    let ours = std::fs::read_to_string(local_config_path()).ok().is_some_and(|text| {
-        let line = format!("{name} = {:?}", value.to_string_lossy());
-        text.lines().any(|l| l.trim() == line)
-    });
+    let ours = std::fs::read_to_string(local_config_path())
+        .ok()
+        .is_some_and(|text| {
+            let line = format!("{name} = {:?}", value.to_string_lossy());
+            text.lines().any(|l| l.trim() == line)
+        });
     (!ours).then_some(value)
 }
 
@@ -212,17 +218,31 @@ pub fn setup(force: bool) -> Result<TorchEnv> {
             .unwrap_or_else(|_| "unknown".into())
             .trim()
             .to_string();
-        TorchEnv { python: None, libtorch: Some(dir), cxx11_abi: None, lib_dir, version, minilm: None }
+        TorchEnv {
+            python: None,
+            libtorch: Some(dir),
+            cxx11_abi: None,
+            lib_dir,
+            version,
+            minilm: None,
+        }
     } else {
         // The interpreter torch-sys itself runs under LIBTORCH_USE_PYTORCH.
         let user_python = users_env("LIBTORCH_USE_PYTORCH").map(|_| {
-            PathBuf::from(if std::env::var_os("VIRTUAL_ENV").is_some() { "python" } else { "python3" })
+            PathBuf::from(if std::env::var_os("VIRTUAL_ENV").is_some() {
+                "python"
+            } else {
+                "python3"
+            })
         });
         let local_venv = root.join(".venv");
         let mut found = None;
         if let Some(python) = user_python {
             let torch = probe_python(&python).with_context(|| {
-                format!("LIBTORCH_USE_PYTORCH is set but {} does not import torch {TORCH_VERSION}", python.display())
+                format!(
+                    "LIBTORCH_USE_PYTORCH is set but {} does not import torch {TORCH_VERSION}",
+                    python.display()
+                )
             })?;
             found = Some((python, torch, true));
         } else if !force {
@@ -268,7 +288,8 @@ fn toml_str(p: &Path) -> String {
 }
 
 fn write_local_config(env: &TorchEnv) -> Result<()> {
-    let mut s = String::from("# Written by `cargo xtask setup`; machine-specific, not committed.\n");
+    let mut s =
+        String::from("# Written by `cargo xtask setup`; machine-specific, not committed.\n");
     s += &format!("# requires: {}\n", env.lib_dir.display());
     s += "\n[env]\n";
     if let Some(dir) = &env.libtorch {
@@ -302,6 +323,8 @@ mod tests {
 
     #[test]
     fn requirements_pin_the_tch_torch_release() {
-        assert!(REQUIREMENTS.lines().any(|l| l.trim() == format!("torch=={TORCH_VERSION}")));
+        assert!(REQUIREMENTS
+            .lines()
+            .any(|l| l.trim() == format!("torch=={TORCH_VERSION}")));
     }
 }

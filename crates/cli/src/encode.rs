@@ -38,10 +38,14 @@ pub fn run(args: EncodeArgs) -> Result<()> {
     let device = bertlab_nn::parse_device(&args.device)?;
     let tok_path = args.model.join("tokenizer.json");
     if !tok_path.is_file() {
-        bail!("{}: no tokenizer.json in the checkpoint directory", args.model.display());
+        bail!(
+            "{}: no tokenizer.json in the checkpoint directory",
+            args.model.display()
+        );
     }
     // Loading switches off the padding and truncation stored in the file.
-    let tokenizer = Tokenizer::from_file(&tok_path).with_context(|| format!("loading {}", tok_path.display()))?;
+    let tokenizer = Tokenizer::from_file(&tok_path)
+        .with_context(|| format!("loading {}", tok_path.display()))?;
     let model = Model::from_pretrained(&args.model, device, None, None)
         .with_context(|| format!("loading {}", args.model.display()))?;
     let max_len = model.config.max_position_embeddings as usize;
@@ -82,12 +86,17 @@ pub fn run(args: EncodeArgs) -> Result<()> {
         .into_iter()
         .map(|(n, t)| {
             let t = t.to_device(Device::Cpu);
-            let t = if t.kind() == Kind::Int64 { t } else { t.to_kind(Kind::Float) };
+            let t = if t.kind() == Kind::Int64 {
+                t
+            } else {
+                t.to_kind(Kind::Float)
+            };
             (n, t.contiguous())
         })
         .collect();
     let tmp = args.out.with_extension("safetensors.tmp");
-    Tensor::write_safetensors(&named, &tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    Tensor::write_safetensors(&named, &tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
     tracing::info!("wrote {} ({} tokens)", args.out.display(), ids.len());
     Ok(())

@@ -8,7 +8,9 @@ use bertlab_nn::parse_device;
 use bertlab_tokenize::Tokenizer;
 use bertlab_train::finetune::Split;
 use bertlab_train::tasks::{ner_config, predict_ner_words};
-use bertlab_train::{finetune, ClassifyTask, DecayKind, FinetuneConfig, FinetuneTask, NerTask, OptimizerKind};
+use bertlab_train::{
+    finetune, ClassifyTask, DecayKind, FinetuneConfig, FinetuneTask, NerTask, OptimizerKind,
+};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use std::io::BufRead;
@@ -148,17 +150,35 @@ pub fn run_finetune(cmd: FinetuneCommand) -> Result<()> {
     let tokenizer = load_tokenizer(&args.model)?;
     tch::manual_seed(cfg.seed as i64);
     let task: Box<dyn FinetuneTask> = if ner {
-        Box::new(NerTask::load(&args.data, &tokenizer, cfg.max_seq_len, cfg.device)?)
+        Box::new(NerTask::load(
+            &args.data,
+            &tokenizer,
+            cfg.max_seq_len,
+            cfg.device,
+        )?)
     } else {
-        Box::new(ClassifyTask::load(&args.data, &tokenizer, cfg.max_seq_len, cfg.device)?)
+        Box::new(ClassifyTask::load(
+            &args.data,
+            &tokenizer,
+            cfg.max_seq_len,
+            cfg.device,
+        )?)
     };
-    let model_task = if ner { Task::TokenClassification } else { Task::SequenceClassification };
+    let model_task = if ner {
+        Task::TokenClassification
+    } else {
+        Task::SequenceClassification
+    };
     let labels = task.labels();
-    let mut model = Model::from_pretrained(&args.model, cfg.device, Some(model_task), Some(&labels))
-        .with_context(|| format!("loading {}", args.model.display()))?;
+    let mut model =
+        Model::from_pretrained(&args.model, cfg.device, Some(model_task), Some(&labels))
+            .with_context(|| format!("loading {}", args.model.display()))?;
     let summary = finetune(task.as_ref(), &mut model, &cfg, &args.out, &args.model)?;
     if !summary.finished {
-        eprintln!("stopped after {} steps; continue with --resume", summary.steps);
+        eprintln!(
+            "stopped after {} steps; continue with --resume",
+            summary.steps
+        );
         return Ok(());
     }
     print!("{}", std::fs::read_to_string(args.out.join("report.txt"))?);
@@ -190,13 +210,28 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
     let tokenizer = load_tokenizer(&args.model)?;
     let model = Model::from_pretrained(&args.model, device, None, None)
         .with_context(|| format!("loading {}", args.model.display()))?;
-    let split = if args.split == "dev" { Split::Dev } else { Split::Test };
+    let split = if args.split == "dev" {
+        Split::Dev
+    } else {
+        Split::Test
+    };
     let task: Box<dyn FinetuneTask> = match model.task {
-        Task::TokenClassification => Box::new(NerTask::load(&args.data, &tokenizer, args.max_seq_len, device)?),
-        Task::SequenceClassification => {
-            Box::new(ClassifyTask::load(&args.data, &tokenizer, args.max_seq_len, device)?)
-        }
-        other => bail!("{}: a {other:?} model has no task to evaluate", args.model.display()),
+        Task::TokenClassification => Box::new(NerTask::load(
+            &args.data,
+            &tokenizer,
+            args.max_seq_len,
+            device,
+        )?),
+        Task::SequenceClassification => Box::new(ClassifyTask::load(
+            &args.data,
+            &tokenizer,
+            args.max_seq_len,
+            device,
+        )?),
+        other => bail!(
+            "{}: a {other:?} model has no task to evaluate",
+            args.model.display()
+        ),
     };
     check_labels(&model, task.as_ref(), &args)?;
     let eval = task.evaluate(&model, split, 64)?;
@@ -210,7 +245,13 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
 
 /// The model's labels must be the data's: otherwise ids would be misread.
 fn check_labels(model: &Model, task: &dyn FinetuneTask, args: &EvalArgs) -> Result<()> {
-    let model_labels: Vec<String> = model.config.id2label.clone().unwrap_or_default().into_values().collect();
+    let model_labels: Vec<String> = model
+        .config
+        .id2label
+        .clone()
+        .unwrap_or_default()
+        .into_values()
+        .collect();
     let data_labels = task.labels();
     if model_labels != data_labels {
         bail!(
@@ -291,14 +332,21 @@ pub fn run_predict(cmd: PredictCommand) -> Result<()> {
             continue;
         }
         let tokens: Vec<String> = words.iter().map(|w| w.0.clone()).collect();
-        let features = build_ner_features(&tokenizer, &[tokens.as_slice()], None, &ner_config(args.max_seq_len))?;
-        let predicted = predict_ner_words(&model, &features, &[tokens.len()], &labels, pad, 64, device)?;
+        let features = build_ner_features(
+            &tokenizer,
+            &[tokens.as_slice()],
+            None,
+            &ner_config(args.max_seq_len),
+        )?;
+        let predicted =
+            predict_ner_words(&model, &features, &[tokens.len()], &labels, pad, 64, device)?;
         let (tags, probs): (Vec<String>, Vec<f64>) = predicted[0].iter().cloned().unzip();
         for e in extract_entities(&tags, Scheme::Iob2, Mode::Conlleval)? {
             let (start, end) = (words[e.start].1, words[e.end - 1].2);
             let text: String = line.chars().skip(start).take(end - start).collect();
             let score = probs[e.start..e.end].iter().sum::<f64>() / (e.end - e.start) as f64;
-            let mut v = json!({"text": text, "type": e.kind, "start": start, "end": end, "score": score});
+            let mut v =
+                json!({"text": text, "type": e.kind, "start": start, "end": end, "score": score});
             if args.text.is_none() {
                 v["line"] = json!(line_no);
             }

@@ -39,7 +39,11 @@ pub fn run(args: InfoArgs) -> Result<()> {
     if let Some(dir) = &args.model {
         let model = Model::from_pretrained(dir, Device::Cpu, None, None)
             .with_context(|| format!("loading {}", dir.display()))?;
-        let label = format!("{} ({})", dir.display(), model.task.class_name(model.config.arch));
+        let label = format!(
+            "{} ({})",
+            dir.display(),
+            model.task.class_name(model.config.arch)
+        );
         return print_counts(&label, &model.parameter_counts(), args.format);
     }
     if let (Some(arch), Some(preset)) = (&args.arch, &args.preset) {
@@ -48,8 +52,15 @@ pub fn run(args: InfoArgs) -> Result<()> {
         let model = Model::new(config, Task::Pretraining, Device::Cpu);
         let mut counts = model.parameter_counts();
         // As AutoModel counts: the base model with its pooler, heads listed apart.
-        counts.total = ["embeddings", "encoder", "pooler"].iter().filter_map(|c| counts.components.get(*c)).sum();
-        return print_counts(&format!("{} {preset}", arch.model_type()), &counts, args.format);
+        counts.total = ["embeddings", "encoder", "pooler"]
+            .iter()
+            .filter_map(|c| counts.components.get(*c))
+            .sum();
+        return print_counts(
+            &format!("{} {preset}", arch.model_type()),
+            &counts,
+            args.format,
+        );
     }
     print_runtime(&args)
 }
@@ -87,7 +98,10 @@ fn group_digits(n: i64) -> String {
 fn print_runtime(args: &InfoArgs) -> Result<()> {
     let device = parse_device(&args.device)?;
     if matches!(device, Device::Cuda(_)) && !tch::Cuda::is_available() && args.device != "auto" {
-        bail!("--device {} requested but CUDA is not available", args.device);
+        bail!(
+            "--device {} requested but CUDA is not available",
+            args.device
+        );
     }
     let info = LibtorchInfo::current();
     if args.format == Format::Json {

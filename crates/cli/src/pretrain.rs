@@ -3,7 +3,9 @@
 use anyhow::{Context, Result};
 use bertlab_models::Arch;
 use bertlab_nn::parse_device;
-use bertlab_train::pretrain::{pretraining_model, pretraining_tokenizer, ModelSource, TokenizerSource};
+use bertlab_train::pretrain::{
+    pretraining_model, pretraining_tokenizer, ModelSource, TokenizerSource,
+};
 use bertlab_train::{pretrain, OptimizerKind, PretrainConfig};
 use clap::{ArgGroup, Args, ValueEnum};
 use std::path::PathBuf;
@@ -136,17 +138,28 @@ pub fn run(args: PretrainArgs) -> Result<()> {
         (None, Some(vocab_size)) => TokenizerSource::Train { vocab_size },
         (None, None) => unreachable!("clap requires --tokenizer or --train-tokenizer --vocab-size"),
     };
-    let tokenizer = pretraining_tokenizer(tokenizer_source, arch, &args.corpus, &args.out, args.resume)?;
+    let tokenizer =
+        pretraining_tokenizer(tokenizer_source, arch, &args.corpus, &args.out, args.resume)?;
     let model_source = match (&args.preset, &args.config) {
         (Some(name), _) => ModelSource::Preset(name),
         (None, Some(path)) => ModelSource::ConfigFile(path),
         (None, None) => unreachable!("clap requires --preset or --config"),
     };
-    let mut model = pretraining_model(arch, model_source, &tokenizer, cfg.seq_len, cfg.seed, cfg.device)?;
+    let mut model = pretraining_model(
+        arch,
+        model_source,
+        &tokenizer,
+        cfg.seq_len,
+        cfg.seed,
+        cfg.device,
+    )?;
     let summary = pretrain(&cfg, &mut model, &tokenizer, &args.out)
         .with_context(|| format!("pretraining into {}", args.out.display()))?;
     if !summary.finished {
-        eprintln!("stopped after {} steps; continue with --resume", summary.steps);
+        eprintln!(
+            "stopped after {} steps; continue with --resume",
+            summary.steps
+        );
         return Ok(());
     }
     println!(

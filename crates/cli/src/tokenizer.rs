@@ -30,16 +30,28 @@ pub fn run(cmd: TokenizerCommand) -> Result<()> {
     let TokenizerCommand::Train(args) = cmd;
     let arch = Arch::parse(&args.arch).expect("clap restricts --arch");
     let dir = output_dir(&args.out)?;
-    let source = TokenizerSource::Train { vocab_size: args.vocab_size };
+    let source = TokenizerSource::Train {
+        vocab_size: args.vocab_size,
+    };
     let tokenizer = pretraining_tokenizer(source, arch, &args.corpus, &dir, false)?;
-    tokenizer.save(&args.out, true).with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!("wrote {} ({} tokens)", args.out.display(), tokenizer.vocab_size());
+    tokenizer
+        .save(&args.out, true)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!(
+        "wrote {} ({} tokens)",
+        args.out.display(),
+        tokenizer.vocab_size()
+    );
     Ok(())
 }
 
 /// The folder of the output file, created if needed.
 fn output_dir(out: &std::path::Path) -> Result<PathBuf> {
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
 }

@@ -13,7 +13,11 @@ fn bertlab(args: &[&str]) -> std::process::Output {
 #[test]
 fn prints_info() {
     let out = bertlab(&["info", "--device", "cpu"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("libtorch: 2.11.0"), "{text}");
     assert!(text.contains("cuda available: "), "{text}");

@@ -6,15 +6,23 @@ use std::process::{Command, Output};
 use tch::Tensor;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/tests/fixtures")
+        .join(name)
 }
 
 fn bertlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bertlab")).args(args).output().expect("bertlab runs")
+    Command::new(env!("CARGO_BIN_EXE_bertlab"))
+        .args(args)
+        .output()
+        .expect("bertlab runs")
 }
 
 fn read(path: &Path) -> HashMap<String, Tensor> {
-    Tensor::read_safetensors(path).unwrap().into_iter().collect()
+    Tensor::read_safetensors(path)
+        .unwrap()
+        .into_iter()
+        .collect()
 }
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
@@ -27,19 +35,41 @@ const PAIR: &str = "over the lazy dogs!";
 
 #[test]
 fn encode_writes_the_contract_tensors_matching_transformers() {
-    for (name, pair_key) in [("bert_gelu", "nsp_logits"), ("albert_groups", "sop_logits"), ("bert_silu", "nsp_logits")] {
+    for (name, pair_key) in [
+        ("bert_gelu", "nsp_logits"),
+        ("albert_groups", "sop_logits"),
+        ("bert_silu", "nsp_logits"),
+    ] {
         let dir = fixture(name);
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out.safetensors");
         let o = bertlab(&[
-            "encode", "--model", dir.to_str().unwrap(), "--text", TEXT, "--pair", PAIR, "--out", out.to_str().unwrap(),
+            "encode",
+            "--model",
+            dir.to_str().unwrap(),
+            "--text",
+            TEXT,
+            "--pair",
+            PAIR,
+            "--out",
+            out.to_str().unwrap(),
         ]);
-        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let got = read(&out);
         let want = read(&dir.join("encode_expected.safetensors"));
         let mut keys: Vec<&String> = got.keys().collect();
         keys.sort();
-        let mut want_keys = vec!["input_ids", "last_hidden_state", "mlm_logits", pair_key, "pooler_output"];
+        let mut want_keys = vec![
+            "input_ids",
+            "last_hidden_state",
+            "mlm_logits",
+            pair_key,
+            "pooler_output",
+        ];
         want_keys.sort();
         assert_eq!(keys, want_keys, "{name}");
         assert_eq!(got["input_ids"].kind(), tch::Kind::Int64);
@@ -68,18 +98,31 @@ fn encode_minilm_matches_transformers() {
         return;
     };
     let fixtures = fixture("");
-    let sentences: Vec<String> =
-        serde_json::from_str(&std::fs::read_to_string(fixtures.join("minilm_sentences.json")).unwrap()).unwrap();
+    let sentences: Vec<String> = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("minilm_sentences.json")).unwrap(),
+    )
+    .unwrap();
     let want = read(&fixtures.join("minilm_expected.safetensors"));
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("o.safetensors");
-    let o = bertlab(&["encode", "--model", dir.to_str().unwrap(), "--text", &sentences[2], "--out", out.to_str().unwrap()]);
+    let o = bertlab(&[
+        "encode",
+        "--model",
+        dir.to_str().unwrap(),
+        "--text",
+        &sentences[2],
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let got = read(&out);
     assert_eq!(got["input_ids"], want["s2.input_ids"]);
     assert!(max_diff(&got["last_hidden_state"], &want["s2.last_hidden_state"]) <= 1e-4);
     assert!(max_diff(&got["pooler_output"], &want["s2.pooler_output"]) <= 1e-4);
-    assert!(!got.contains_key("mlm_logits"), "all-MiniLM-L6-v2 has no MLM head");
+    assert!(
+        !got.contains_key("mlm_logits"),
+        "all-MiniLM-L6-v2 has no MLM head"
+    );
 }
 
 #[test]
@@ -88,13 +131,31 @@ fn encode_rejects_overlong_input_unless_truncating() {
     let long = "fox ".repeat(80); // max_position_embeddings is 64
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("o.safetensors");
-    let o = bertlab(&["encode", "--model", dir.to_str().unwrap(), "--text", &long, "--out", out.to_str().unwrap()]);
+    let o = bertlab(&[
+        "encode",
+        "--model",
+        dir.to_str().unwrap(),
+        "--text",
+        &long,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("max_position_embeddings") && err.contains("--truncate"), "{err}");
+    assert!(
+        err.contains("max_position_embeddings") && err.contains("--truncate"),
+        "{err}"
+    );
     assert!(!out.exists());
     let o = bertlab(&[
-        "encode", "--model", dir.to_str().unwrap(), "--text", &long, "--out", out.to_str().unwrap(), "--truncate",
+        "encode",
+        "--model",
+        dir.to_str().unwrap(),
+        "--text",
+        &long,
+        "--out",
+        out.to_str().unwrap(),
+        "--truncate",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(read(&out)["input_ids"].size(), vec![1, 64]);
@@ -103,7 +164,15 @@ fn encode_rejects_overlong_input_unless_truncating() {
 #[test]
 fn encode_without_tokenizer_is_a_clear_error() {
     let dir = fixture("bert_relu_mlm");
-    let o = bertlab(&["encode", "--model", dir.to_str().unwrap(), "--text", "x", "--out", "/tmp/never.safetensors"]);
+    let o = bertlab(&[
+        "encode",
+        "--model",
+        dir.to_str().unwrap(),
+        "--text",
+        "x",
+        "--out",
+        "/tmp/never.safetensors",
+    ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("tokenizer.json"));
 }
@@ -115,7 +184,8 @@ fn info_model_prints_component_counts_as_json() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let want: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected_counts.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected_counts.json")).unwrap())
+            .unwrap();
     assert_eq!(v["total"], want["total"]);
     let comps = v["components"].as_object().unwrap();
     for c in ["embeddings", "encoder", "pooler", "mlm_head", "sop_head"] {
@@ -136,11 +206,17 @@ fn info_preset_totals_equal_transformers_counts() {
         ("albert", "xlarge", 58_724_864),
         ("albert", "xxlarge", 222_595_584),
     ] {
-        let o = bertlab(&["info", "--arch", arch, "--preset", preset, "--format", "json"]);
+        let o = bertlab(&[
+            "info", "--arch", arch, "--preset", preset, "--format", "json",
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["total"].as_i64().unwrap(), total, "{arch} {preset}");
-        let heads = if arch == "bert" { "nsp_head" } else { "sop_head" };
+        let heads = if arch == "bert" {
+            "nsp_head"
+        } else {
+            "sop_head"
+        };
         assert!(v["components"]["mlm_head"].as_i64().unwrap() > 0);
         assert!(v["components"][heads].as_i64().unwrap() > 0);
     }

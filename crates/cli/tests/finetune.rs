@@ -9,7 +9,10 @@ fn tiny_checkpoint() -> PathBuf {
 }
 
 fn bertlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bertlab")).args(args).output().expect("bertlab runs")
+    Command::new(env!("CARGO_BIN_EXE_bertlab"))
+        .args(args)
+        .output()
+        .expect("bertlab runs")
 }
 
 fn ok(o: &Output) -> String {
@@ -27,9 +30,22 @@ fn ner_sentences() -> Vec<Vec<(String, &'static str)>> {
         .map(|i| {
             let (n, p, o) = (NAMES[i % 4], PLACES[(i / 2) % 4], ORGS[i % 3]);
             let s: Vec<(&str, &str)> = match i % 3 {
-                0 => vec![(n, "I-PER"), ("lives", "O"), ("in", "O"), (p, "I-LOC"), (".", "O")],
+                0 => vec![
+                    (n, "I-PER"),
+                    ("lives", "O"),
+                    ("in", "O"),
+                    (p, "I-LOC"),
+                    (".", "O"),
+                ],
                 1 => vec![(o, "I-ORG"), ("is", "O"), ("in", "O"), (p, "I-LOC")],
-                _ => vec![(n, "I-PER"), ("and", "O"), (NAMES[(i + 1) % 4], "B-PER"), ("work", "O"), ("at", "O"), (o, "I-ORG")],
+                _ => vec![
+                    (n, "I-PER"),
+                    ("and", "O"),
+                    (NAMES[(i + 1) % 4], "B-PER"),
+                    ("work", "O"),
+                    ("at", "O"),
+                    (o, "I-ORG"),
+                ],
             };
             s.into_iter().map(|(w, t)| (w.to_string(), t)).collect()
         })
@@ -53,9 +69,24 @@ fn write_ner_data(dir: &Path) {
 fn finetune_ner(data: &Path, out: &Path, extra: &[&str]) -> Output {
     let model = tiny_checkpoint();
     let mut args = vec![
-        "finetune", "ner", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(),
-        "--out", out.to_str().unwrap(), "--epochs", "40", "--batch-size", "4", "--lr", "3e-3", "--device", "cpu",
-        "--log-every", "1",
+        "finetune",
+        "ner",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "40",
+        "--batch-size",
+        "4",
+        "--lr",
+        "3e-3",
+        "--device",
+        "cpu",
+        "--log-every",
+        "1",
     ];
     args.extend_from_slice(extra);
     bertlab(&args)
@@ -78,12 +109,27 @@ fn a_tiny_checkpoint_overfits_20_sentences_to_f1_one() {
     write_ner_data(&data);
     ok(&finetune_ner(&data, &out, &[]));
 
-    let metrics: Value = serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
-    assert_eq!(metrics["test"]["entity"]["micro"]["f1"].as_f64().unwrap(), 1.0, "{}", metrics["test"]["entity"]);
-    assert_eq!(metrics["dev"]["entity"]["micro"]["f1"].as_f64().unwrap(), 1.0);
-    assert!(metrics["test"]["token_level"]["per_tag"]["O"].is_object(), "token-level report next to entity F1");
+    let metrics: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(
+        metrics["test"]["entity"]["micro"]["f1"].as_f64().unwrap(),
+        1.0,
+        "{}",
+        metrics["test"]["entity"]
+    );
+    assert_eq!(
+        metrics["dev"]["entity"]["micro"]["f1"].as_f64().unwrap(),
+        1.0
+    );
+    assert!(
+        metrics["test"]["token_level"]["per_tag"]["O"].is_object(),
+        "token-level report next to entity F1"
+    );
     let report = std::fs::read_to_string(out.join("report.txt")).unwrap();
-    assert!(report.contains("micro avg") && report.contains("NOT entity-level"), "{report}");
+    assert!(
+        report.contains("micro avg") && report.contains("NOT entity-level"),
+        "{report}"
+    );
     let first = losses(&out)[0].1;
     let last = losses(&out).last().unwrap().1;
     assert!(last < first / 10.0, "loss {first} -> {last}");
@@ -93,28 +139,66 @@ fn a_tiny_checkpoint_overfits_20_sentences_to_f1_one() {
     let words: usize = ner_sentences().iter().map(Vec::len).sum();
     let text = std::fs::read_to_string(&predictions).unwrap();
     assert_eq!(text.lines().filter(|l| !l.is_empty()).count(), words);
-    let scored: Value = serde_json::from_str(&ok(&bertlab(&["score", "ner", "--input", predictions.to_str().unwrap(), "--format", "json"]))).unwrap();
+    let scored: Value = serde_json::from_str(&ok(&bertlab(&[
+        "score",
+        "ner",
+        "--input",
+        predictions.to_str().unwrap(),
+        "--format",
+        "json",
+    ])))
+    .unwrap();
     assert_eq!(scored["micro"]["f1"].as_f64().unwrap(), 1.0);
 
     // The saved model is an HF token-classification checkpoint with the labels.
-    let config: Value = serde_json::from_str(&std::fs::read_to_string(out.join("model/config.json")).unwrap()).unwrap();
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("model/config.json")).unwrap())
+            .unwrap();
     assert_eq!(config["architectures"][0], "BertForTokenClassification");
     assert_eq!(config["label2id"]["B-PER"].as_i64().is_some(), true);
     assert!(out.join("model/tokenizer.json").is_file());
 
     // `eval` scores the saved model again; `predict` finds entities with character offsets.
     let eval: Value = serde_json::from_str(&ok(&bertlab(&[
-        "eval", "--model", out.join("model").to_str().unwrap(), "--data", data.to_str().unwrap(), "--json", "--device", "cpu",
+        "eval",
+        "--model",
+        out.join("model").to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+        "--device",
+        "cpu",
     ])))
     .unwrap();
     assert_eq!(eval["entity"]["micro"]["f1"].as_f64().unwrap(), 1.0);
     let text = "Mary lives in Berlin.";
-    let lines = ok(&bertlab(&["predict", "ner", "--model", out.join("model").to_str().unwrap(), "--text", text, "--device", "cpu"]));
-    let entities: Vec<Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines = ok(&bertlab(&[
+        "predict",
+        "ner",
+        "--model",
+        out.join("model").to_str().unwrap(),
+        "--text",
+        text,
+        "--device",
+        "cpu",
+    ]));
+    let entities: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(entities.len(), 2, "{lines}");
-    assert_eq!((entities[0]["text"].as_str(), entities[0]["type"].as_str()), (Some("Mary"), Some("PER")));
-    assert_eq!((entities[0]["start"].as_u64(), entities[0]["end"].as_u64()), (Some(0), Some(4)));
-    assert_eq!((entities[1]["text"].as_str(), entities[1]["type"].as_str()), (Some("Berlin"), Some("LOC")));
+    assert_eq!(
+        (entities[0]["text"].as_str(), entities[0]["type"].as_str()),
+        (Some("Mary"), Some("PER"))
+    );
+    assert_eq!(
+        (entities[0]["start"].as_u64(), entities[0]["end"].as_u64()),
+        (Some(0), Some(4))
+    );
+    assert_eq!(
+        (entities[1]["text"].as_str(), entities[1]["type"].as_str()),
+        (Some("Berlin"), Some("LOC"))
+    );
     let score = entities[1]["score"].as_f64().unwrap();
     assert!(score > 0.5 && score <= 1.0);
 }
@@ -128,13 +212,24 @@ fn resume_after_an_interruption_reproduces_the_loss_trajectory() {
     let common = ["--max-steps", "12", "--save-every", "4"];
     ok(&finetune_ner(&data, &straight, &common));
     let resumed = tmp.path().join("resumed");
-    let stopped = finetune_ner(&data, &resumed, &[&common[..], &["--stop-after", "7"]].concat());
+    let stopped = finetune_ner(
+        &data,
+        &resumed,
+        &[&common[..], &["--stop-after", "7"]].concat(),
+    );
     ok(&stopped);
     assert_eq!(losses(&resumed).len(), 7);
-    ok(&finetune_ner(&data, &resumed, &[&common[..], &["--resume"]].concat()));
+    ok(&finetune_ner(
+        &data,
+        &resumed,
+        &[&common[..], &["--resume"]].concat(),
+    ));
     let (a, b) = (losses(&straight), losses(&resumed));
     assert_eq!(a.len(), 12);
-    assert_eq!(a, b, "the resumed run repeats the uninterrupted one step for step");
+    assert_eq!(
+        a, b,
+        "the resumed run repeats the uninterrupted one step for step"
+    );
 }
 
 #[test]
@@ -143,7 +238,11 @@ fn a_malformed_data_file_is_an_error_with_its_line_number() {
     let data = tmp.path().join("data");
     write_ner_data(&data);
     let mut text = std::fs::read_to_string(data.join("dev.txt")).unwrap();
-    text = text.replacen("lives NN I-NP O\n", "lives NN I-NP O\nbroken-line-with-a-bad-tag NN I-NP Q-PER\n", 1);
+    text = text.replacen(
+        "lives NN I-NP O\n",
+        "lives NN I-NP O\nbroken-line-with-a-bad-tag NN I-NP Q-PER\n",
+        1,
+    );
     std::fs::write(data.join("dev.txt"), text).unwrap();
     let o = finetune_ner(&data, &tmp.path().join("out"), &[]);
     assert!(!o.status.success());
@@ -156,14 +255,24 @@ fn a_checkpoint_without_tokenizer_json_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     write_ner_data(&data);
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures/bert_relu_mlm");
+    let model =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/fixtures/bert_relu_mlm");
     let o = bertlab(&[
-        "finetune", "ner", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--out",
+        "finetune",
+        "ner",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
         tmp.path().join("out").to_str().unwrap(),
     ]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("tokenizer.json") && err.contains("bert_relu_mlm"), "{err}");
+    assert!(
+        err.contains("tokenizer.json") && err.contains("bert_relu_mlm"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -173,21 +282,47 @@ fn classification_finetunes_and_reports_accuracy_f1_and_mcc() {
     std::fs::create_dir_all(&data).unwrap();
     let mut tsv = String::from("sentence\tlabel\n");
     for i in 0..24 {
-        let (s, l) = if i % 2 == 0 { ("the quick fox is lovely", 1) } else { ("the lazy dog was awful", 0) };
+        let (s, l) = if i % 2 == 0 {
+            ("the quick fox is lovely", 1)
+        } else {
+            ("the lazy dog was awful", 0)
+        };
         tsv += &format!("{s} {}\t{l}\n", NAMES[i % 4]);
     }
     std::fs::write(data.join("train.tsv"), &tsv).unwrap();
     std::fs::write(data.join("dev.tsv"), &tsv).unwrap();
     let out = tmp.path().join("out");
     ok(&bertlab(&[
-        "finetune", "classify", "--model", tiny_checkpoint().to_str().unwrap(), "--data", data.to_str().unwrap(),
-        "--out", out.to_str().unwrap(), "--epochs", "10", "--batch-size", "8", "--lr", "3e-3", "--device", "cpu",
+        "finetune",
+        "classify",
+        "--model",
+        tiny_checkpoint().to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "10",
+        "--batch-size",
+        "8",
+        "--lr",
+        "3e-3",
+        "--device",
+        "cpu",
     ]));
-    let metrics: Value = serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
-    assert_eq!(metrics["dev"]["accuracy"].as_f64().unwrap(), 1.0, "{}", metrics["dev"]);
+    let metrics: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(
+        metrics["dev"]["accuracy"].as_f64().unwrap(),
+        1.0,
+        "{}",
+        metrics["dev"]
+    );
     assert_eq!(metrics["dev"]["mcc"].as_f64().unwrap(), 1.0);
     assert_eq!(metrics["dev"]["binary"]["f1"].as_f64().unwrap(), 1.0);
     assert!(metrics["test"].is_null(), "no test split given");
-    let config: Value = serde_json::from_str(&std::fs::read_to_string(out.join("model/config.json")).unwrap()).unwrap();
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("model/config.json")).unwrap())
+            .unwrap();
     assert_eq!(config["architectures"][0], "BertForSequenceClassification");
 }

@@ -6,7 +6,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn bertlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bertlab")).args(args).output().expect("bertlab runs")
+    Command::new(env!("CARGO_BIN_EXE_bertlab"))
+        .args(args)
+        .output()
+        .expect("bertlab runs")
 }
 
 fn ok(o: &Output) -> String {
@@ -16,7 +19,13 @@ fn ok(o: &Output) -> String {
 
 const ANIMALS: [&str; 5] = ["fox", "horse", "owl", "whale", "mouse"];
 const COLOURS: [&str; 4] = ["brown", "white", "grey", "black"];
-const ACTS: [&str; 5] = ["jumps over", "runs past", "sleeps near", "hides behind", "waits for"];
+const ACTS: [&str; 5] = [
+    "jumps over",
+    "runs past",
+    "sleeps near",
+    "hides behind",
+    "waits for",
+];
 
 /// Two files of twelve documents; each document tells of one animal in five lines.
 fn write_corpus(dir: &Path) {
@@ -46,7 +55,13 @@ fn write_ner(dir: &Path) {
     let mut text = String::new();
     for i in 0..8 {
         let (animal, colour) = (ANIMALS[i % 5], COLOURS[i % 4]);
-        for (w, t) in [("the", "O"), (colour, "B-COL"), (animal, "B-ANI"), ("runs", "O"), (".", "O")] {
+        for (w, t) in [
+            ("the", "O"),
+            (colour, "B-COL"),
+            (animal, "B-ANI"),
+            ("runs", "O"),
+            (".", "O"),
+        ] {
             text += &format!("{w} {t}\n");
         }
         text += "\n";
@@ -64,7 +79,12 @@ fn pretrain(arch: &str, corpus: &Path, out: &Path, seq_len: usize, extra: &str) 
          --seq-len {seq_len} --lr 1e-3 --device cpu --eval-every 3 --eval-batches 2 --save-every 3 {extra}"
     );
     let mut args: Vec<&str> = flags.split_whitespace().collect();
-    args.extend(["--corpus", corpus.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    args.extend([
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     bertlab(&args)
 }
 
@@ -85,18 +105,26 @@ print("OK", type(model).__name__, sorted(info["unexpected_keys"]))
 
 fn pretrain_and_finetune(arch: &str, class: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let (corpus, out, ner, tuned) =
-        (tmp.path().join("corpus"), tmp.path().join("out"), tmp.path().join("ner"), tmp.path().join("tuned"));
+    let (corpus, out, ner, tuned) = (
+        tmp.path().join("corpus"),
+        tmp.path().join("out"),
+        tmp.path().join("ner"),
+        tmp.path().join("tuned"),
+    );
     write_corpus(&corpus);
     write_ner(&ner);
 
     let stdout = ok(&pretrain(arch, &corpus, &out, 32, ""));
-    assert!(stdout.contains("6 steps") && stdout.contains("tokens/s"), "{stdout}");
+    assert!(
+        stdout.contains("6 steps") && stdout.contains("tokens/s"),
+        "{stdout}"
+    );
     let model = out.join("model");
     for f in ["config.json", "model.safetensors", "tokenizer.json"] {
         assert!(model.join(f).is_file(), "{arch}: OUT/model/{f}");
     }
-    let config: Value = serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).unwrap()).unwrap();
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["architectures"], serde_json::json!([class]));
     assert_eq!(config["model_type"], arch);
     let lines: Vec<Value> = std::fs::read_to_string(out.join("metrics.jsonl"))
@@ -106,16 +134,35 @@ fn pretrain_and_finetune(arch: &str, class: &str) {
         .collect();
     let train: Vec<&Value> = lines.iter().filter(|v| v.get("loss").is_some()).collect();
     assert_eq!(train.len(), 6, "{arch}: a line per step");
-    for key in ["step", "loss", "mlm_loss", "mlm_acc", "pair_acc", "lr", "tokens_per_s"] {
+    for key in [
+        "step",
+        "loss",
+        "mlm_loss",
+        "mlm_acc",
+        "pair_acc",
+        "lr",
+        "tokens_per_s",
+    ] {
         assert!(train[5][key].is_number(), "{arch}: {key} in {}", train[5]);
     }
     let evals: Vec<&Value> = lines.iter().filter(|v| v.get("eval").is_some()).collect();
-    assert_eq!(evals.len(), 2, "{arch}: held-out evaluations at steps 3 and 6");
+    assert_eq!(
+        evals.len(),
+        2,
+        "{arch}: held-out evaluations at steps 3 and 6"
+    );
     assert!(evals[1]["eval"]["mlm_acc"].is_number() && evals[1]["eval"]["pair_acc"].is_number());
 
     let mut finetune: Vec<&str> =
-        "finetune ner --epochs 1 --batch-size 4 --max-steps 2 --device cpu".split(' ').collect();
-    finetune.extend(["--model", model.to_str().unwrap(), "--data", ner.to_str().unwrap()]);
+        "finetune ner --epochs 1 --batch-size 4 --max-steps 2 --device cpu"
+            .split(' ')
+            .collect();
+    finetune.extend([
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        ner.to_str().unwrap(),
+    ]);
     finetune.extend(["--out", tuned.to_str().unwrap()]);
     let tuned_out = ok(&bertlab(&finetune));
     assert!(tuned_out.contains("dev"), "{tuned_out}");
@@ -181,18 +228,27 @@ fn bad_input_fails_with_a_message_naming_it() {
     let o = pretrain("bert", &small, &tmp.path().join("out"), 32, "");
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
-    assert!(stderr.contains(small.to_str().unwrap()) && stderr.contains("too small"), "{stderr}");
+    assert!(
+        stderr.contains(small.to_str().unwrap()) && stderr.contains("too small"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     let corpus = tmp.path().join("corpus");
     write_corpus(&corpus);
     let o = pretrain("albert", &corpus, &tmp.path().join("out2"), 600, "");
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && stderr.contains("max_position_embeddings"), "{stderr}");
+    assert!(
+        !o.status.success() && stderr.contains("max_position_embeddings"),
+        "{stderr}"
+    );
 
     let flags =
         "pretrain --arch bert --preset tiny --corpus c --train-tokenizer --out o --steps 1 --batch-size 1 --seq-len 8";
     let o = bertlab(&flags.split(' ').collect::<Vec<_>>());
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && stderr.contains("--vocab-size"), "{stderr}");
+    assert!(
+        !o.status.success() && stderr.contains("--vocab-size"),
+        "{stderr}"
+    );
 }

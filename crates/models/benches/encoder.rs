@@ -14,11 +14,16 @@ const SEQ: i64 = 128;
 
 fn bench_encoders(c: &mut Criterion) {
     let preset = std::env::var("BERTLAB_BENCH_PRESET").unwrap_or_else(|_| "mini".into());
-    let device = bertlab_nn::parse_device(&std::env::var("BERTLAB_DEVICE").unwrap_or_else(|_| "auto".into()))
-        .expect("BERTLAB_DEVICE");
+    let device = bertlab_nn::parse_device(
+        &std::env::var("BERTLAB_DEVICE").unwrap_or_else(|_| "auto".into()),
+    )
+    .expect("BERTLAB_DEVICE");
     tch::manual_seed(0);
     let mut group = c.benchmark_group(format!("encoder-{preset}-{BATCH}x{SEQ}"));
-    group.sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(8));
     group.throughput(Throughput::Elements((BATCH * SEQ) as u64));
     for arch in [Arch::Bert, Arch::Albert] {
         let config = presets::preset(arch, &preset, 30000).expect("preset");

@@ -12,9 +12,17 @@ use tch::{Kind, Tensor};
 /// One tensor file of a checkpoint.
 enum Source {
     /// A memory-mapped safetensors file; tensors are copied out one at a time on demand.
-    Safetensors { path: PathBuf, mmap: Mmap, data_start: usize, metadata: Metadata },
+    Safetensors {
+        path: PathBuf,
+        mmap: Mmap,
+        data_start: usize,
+        metadata: Metadata,
+    },
     /// A PyTorch pickle, read whole by libtorch.
-    Pickle { path: PathBuf, tensors: BTreeMap<String, Tensor> },
+    Pickle {
+        path: PathBuf,
+        tensors: BTreeMap<String, Tensor>,
+    },
 }
 
 /// The weights of a checkpoint directory, by key.
@@ -26,16 +34,24 @@ pub struct Checkpoint {
 }
 
 fn format_err(path: &Path, msg: impl std::fmt::Display) -> ModelError {
-    ModelError::Format { file: path.display().to_string(), msg: msg.to_string() }
+    ModelError::Format {
+        file: path.display().to_string(),
+        msg: msg.to_string(),
+    }
 }
 
 fn open_safetensors(path: &Path) -> Result<Source, ModelError> {
     let file = File::open(path).map_err(|e| ModelError::io(path, e))?;
     // Safety: the file is opened read-only and only read while mapped.
     let mmap = unsafe { Mmap::map(&file) }.map_err(|e| ModelError::io(path, e))?;
-    let (header_len, metadata) =
-        safetensors::SafeTensors::read_metadata(&mmap).map_err(|e| format_err(path, format!("not a safetensors file: {e}")))?;
-    Ok(Source::Safetensors { path: path.to_path_buf(), data_start: 8 + header_len, metadata, mmap })
+    let (header_len, metadata) = safetensors::SafeTensors::read_metadata(&mmap)
+        .map_err(|e| format_err(path, format!("not a safetensors file: {e}")))?;
+    Ok(Source::Safetensors {
+        path: path.to_path_buf(),
+        data_start: 8 + header_len,
+        metadata,
+        mmap,
+    })
 }
 
 fn open_pickle(path: &Path) -> Result<Source, ModelError> {
@@ -43,7 +59,10 @@ fn open_pickle(path: &Path) -> Result<Source, ModelError> {
         .map_err(|e| format_err(path, format!("cannot read PyTorch pickle: {e}")))?
         .into_iter()
         .collect();
-    Ok(Source::Pickle { path: path.to_path_buf(), tensors })
+    Ok(Source::Pickle {
+        path: path.to_path_buf(),
+        tensors,
+    })
 }
 
 fn kind_of(dtype: Dtype) -> Option<Kind> {
@@ -71,12 +90,17 @@ impl Checkpoint {
         if single.is_file() {
             files.push(single);
         } else if sharded.is_file() {
-            let text = std::fs::read_to_string(&sharded).map_err(|e| ModelError::io(&sharded, e))?;
-            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format_err(&sharded, e))?;
+            let text =
+                std::fs::read_to_string(&sharded).map_err(|e| ModelError::io(&sharded, e))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format_err(&sharded, e))?;
             let map = v["weight_map"]
                 .as_object()
                 .ok_or_else(|| format_err(&sharded, "no `weight_map` object"))?;
-            let mut shards: Vec<String> = map.values().filter_map(|f| f.as_str().map(String::from)).collect();
+            let mut shards: Vec<String> = map
+                .values()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect();
             shards.sort();
             shards.dedup();
             files.extend(shards.iter().map(|s| dir.join(s)));
@@ -86,7 +110,8 @@ impl Checkpoint {
         } else {
             return Err(ModelError::MissingFile {
                 dir: dir.display().to_string(),
-                msg: "no model.safetensors, model.safetensors.index.json or pytorch_model.bin".into(),
+                msg: "no model.safetensors, model.safetensors.index.json or pytorch_model.bin"
+                    .into(),
             });
         }
         let mut sources = Vec::new();
@@ -98,9 +123,15 @@ impl Checkpoint {
                     msg: format!("shard {} named in the index is missing", path.display()),
                 });
             }
-            let source = if pickles { open_pickle(path)? } else { open_safetensors(path)? };
+            let source = if pickles {
+                open_pickle(path)?
+            } else {
+                open_safetensors(path)?
+            };
             let keys: Vec<String> = match &source {
-                Source::Safetensors { metadata, .. } => metadata.tensors().keys().cloned().collect(),
+                Source::Safetensors { metadata, .. } => {
+                    metadata.tensors().keys().cloned().collect()
+                }
                 Source::Pickle { tensors, .. } => tensors.keys().cloned().collect(),
             };
             for k in keys {
@@ -108,7 +139,11 @@ impl Checkpoint {
             }
             sources.push(source);
         }
-        Ok(Checkpoint { dir: dir.to_path_buf(), sources, index })
+        Ok(Checkpoint {
+            dir: dir.to_path_buf(),
+            sources,
+            index,
+        })
     }
 
     /// Every key in the checkpoint.
@@ -129,13 +164,26 @@ impl Checkpoint {
 
     /// Reads one tensor onto the CPU, in its stored dtype.
     pub fn get(&self, key: &str) -> Result<Option<Tensor>, ModelError> {
-        let Some(&i) = self.index.get(key) else { return Ok(None) };
+        let Some(&i) = self.index.get(key) else {
+            return Ok(None);
+        };
         match &self.sources[i] {
             Source::Pickle { tensors, .. } => Ok(tensors.get(key).map(|t| t.shallow_clone())),
-            Source::Safetensors { path, mmap, data_start, metadata } => {
-                let info = metadata.info(key).ok_or_else(|| format_err(path, format!("no entry for {key}")))?;
-                let kind = kind_of(info.dtype)
-                    .ok_or_else(|| format_err(path, format!("`{key}` has unsupported dtype {:?}", info.dtype)))?;
+            Source::Safetensors {
+                path,
+                mmap,
+                data_start,
+                metadata,
+            } => {
+                let info = metadata
+                    .info(key)
+                    .ok_or_else(|| format_err(path, format!("no entry for {key}")))?;
+                let kind = kind_of(info.dtype).ok_or_else(|| {
+                    format_err(
+                        path,
+                        format!("`{key}` has unsupported dtype {:?}", info.dtype),
+                    )
+                })?;
                 let (start, end) = info.data_offsets;
                 let bytes = mmap
                     .get(data_start + start..data_start + end)

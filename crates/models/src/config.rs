@@ -114,7 +114,11 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn err(&self, key: &str, msg: String) -> ModelError {
-        ModelError::Config { path: self.source.clone(), key: key.to_string(), msg }
+        ModelError::Config {
+            path: self.source.clone(),
+            key: key.to_string(),
+            msg,
+        }
     }
 
     fn int(&self, key: &str, default: i64) -> Result<i64, ModelError> {
@@ -168,10 +172,16 @@ impl ModelConfig {
             key: String::new(),
             msg: "expected a JSON object".into(),
         })?;
-        let r = Reader { obj, source: source.to_string() };
+        let r = Reader {
+            obj,
+            source: source.to_string(),
+        };
         let model_type = r.string("model_type", "")?;
         let arch = Arch::parse(&model_type).ok_or_else(|| {
-            r.err("model_type", format!("unsupported model_type {model_type:?}: expected \"bert\" or \"albert\""))
+            r.err(
+                "model_type",
+                format!("unsupported model_type {model_type:?}: expected \"bert\" or \"albert\""),
+            )
         })?;
         let position = r.string("position_embedding_type", "absolute")?;
         if position != "absolute" {
@@ -204,7 +214,10 @@ impl ModelConfig {
         };
         let architectures = match obj.get("architectures") {
             None | Some(Value::Null) => vec![],
-            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
             Some(v) => return Err(r.err("architectures", format!("expected a list, found {v}"))),
         };
         let extra = obj
@@ -215,13 +228,25 @@ impl ModelConfig {
         let cfg = ModelConfig {
             arch,
             vocab_size: r.int("vocab_size", if bert { 30522 } else { 30000 })?,
-            embedding_size: if bert { hidden_size } else { r.int("embedding_size", 128)? },
+            embedding_size: if bert {
+                hidden_size
+            } else {
+                r.int("embedding_size", 128)?
+            },
             hidden_size,
             num_hidden_layers: r.int("num_hidden_layers", 12)?,
             num_attention_heads: r.int("num_attention_heads", if bert { 12 } else { 64 })?,
             intermediate_size: r.int("intermediate_size", if bert { 3072 } else { 16384 })?,
-            num_hidden_groups: if bert { 1 } else { r.int("num_hidden_groups", 1)? },
-            inner_group_num: if bert { 1 } else { r.int("inner_group_num", 1)? },
+            num_hidden_groups: if bert {
+                1
+            } else {
+                r.int("num_hidden_groups", 1)?
+            },
+            inner_group_num: if bert {
+                1
+            } else {
+                r.int("inner_group_num", 1)?
+            },
             hidden_act,
             hidden_dropout_prob: r.float("hidden_dropout_prob", if bert { 0.1 } else { 0.0 })?,
             attention_probs_dropout_prob: r
@@ -287,28 +312,43 @@ impl ModelConfig {
         }
         for (key, p) in [
             ("hidden_dropout_prob", Some(self.hidden_dropout_prob)),
-            ("attention_probs_dropout_prob", Some(self.attention_probs_dropout_prob)),
+            (
+                "attention_probs_dropout_prob",
+                Some(self.attention_probs_dropout_prob),
+            ),
             ("classifier_dropout", self.classifier_dropout),
         ] {
             if let Some(p) = p {
                 if !(0.0..1.0).contains(&p) {
-                    return Err(err(key, format!("a dropout probability must lie in [0, 1), found {p}")));
+                    return Err(err(
+                        key,
+                        format!("a dropout probability must lie in [0, 1), found {p}"),
+                    ));
                 }
             }
         }
         if !(self.layer_norm_eps > 0.0) || !(self.initializer_range > 0.0) {
-            return Err(err("layer_norm_eps", "layer_norm_eps and initializer_range must be positive".into()));
+            return Err(err(
+                "layer_norm_eps",
+                "layer_norm_eps and initializer_range must be positive".into(),
+            ));
         }
         if self.pad_token_id < 0 || self.pad_token_id >= self.vocab_size {
             return Err(err(
                 "pad_token_id",
-                format!("{} lies outside the vocabulary of {}", self.pad_token_id, self.vocab_size),
+                format!(
+                    "{} lies outside the vocabulary of {}",
+                    self.pad_token_id, self.vocab_size
+                ),
             ));
         }
         if let Some(labels) = &self.id2label {
             let n = labels.len() as i64;
             if labels.keys().copied().ne(0..n) {
-                return Err(err("id2label", "label indices must run 0..num_labels without gaps".into()));
+                return Err(err(
+                    "id2label",
+                    "label indices must run 0..num_labels without gaps".into(),
+                ));
             }
         }
         Ok(())
@@ -354,7 +394,13 @@ impl ModelConfig {
             m.insert(k.to_string(), v);
         };
         put("model_type", self.arch.model_type().into());
-        put("architectures", architectures.iter().map(|a| Value::from(a.as_str())).collect());
+        put(
+            "architectures",
+            architectures
+                .iter()
+                .map(|a| Value::from(a.as_str()))
+                .collect(),
+        );
         put("vocab_size", self.vocab_size.into());
         put("hidden_size", self.hidden_size.into());
         put("num_hidden_layers", self.num_hidden_layers.into());
@@ -362,8 +408,14 @@ impl ModelConfig {
         put("intermediate_size", self.intermediate_size.into());
         put("hidden_act", self.hidden_act.name().into());
         put("hidden_dropout_prob", self.hidden_dropout_prob.into());
-        put("attention_probs_dropout_prob", self.attention_probs_dropout_prob.into());
-        put("max_position_embeddings", self.max_position_embeddings.into());
+        put(
+            "attention_probs_dropout_prob",
+            self.attention_probs_dropout_prob.into(),
+        );
+        put(
+            "max_position_embeddings",
+            self.max_position_embeddings.into(),
+        );
         put("type_vocab_size", self.type_vocab_size.into());
         put("initializer_range", self.initializer_range.into());
         put("layer_norm_eps", self.layer_norm_eps.into());
@@ -371,23 +423,37 @@ impl ModelConfig {
         put("position_embedding_type", "absolute".into());
         match self.arch {
             Arch::Bert => {
-                put("classifier_dropout", self.classifier_dropout.map_or(Value::Null, Value::from));
+                put(
+                    "classifier_dropout",
+                    self.classifier_dropout.map_or(Value::Null, Value::from),
+                );
             }
             Arch::Albert => {
                 put("embedding_size", self.embedding_size.into());
                 put("num_hidden_groups", self.num_hidden_groups.into());
                 put("inner_group_num", self.inner_group_num.into());
-                put("classifier_dropout_prob", self.classifier_dropout_prob().into());
+                put(
+                    "classifier_dropout_prob",
+                    self.classifier_dropout_prob().into(),
+                );
             }
         }
         if let Some(labels) = &self.id2label {
             put(
                 "id2label",
-                labels.iter().map(|(i, l)| (i.to_string(), Value::from(l.as_str()))).collect::<Map<_, _>>().into(),
+                labels
+                    .iter()
+                    .map(|(i, l)| (i.to_string(), Value::from(l.as_str())))
+                    .collect::<Map<_, _>>()
+                    .into(),
             );
             put(
                 "label2id",
-                labels.iter().map(|(i, l)| (l.clone(), Value::from(*i))).collect::<Map<_, _>>().into(),
+                labels
+                    .iter()
+                    .map(|(i, l)| (l.clone(), Value::from(*i)))
+                    .collect::<Map<_, _>>()
+                    .into(),
             );
         }
         Value::Object(m)
@@ -406,11 +472,17 @@ mod tests {
     #[test]
     fn absent_fields_take_transformers_defaults() {
         let b = parse(json!({"model_type": "bert"})).unwrap();
-        assert_eq!((b.vocab_size, b.hidden_size, b.intermediate_size), (30522, 768, 3072));
+        assert_eq!(
+            (b.vocab_size, b.hidden_size, b.intermediate_size),
+            (30522, 768, 3072)
+        );
         assert_eq!(b.hidden_act, Activation::Gelu);
         assert_eq!(b.embedding_size, 768);
         let a = parse(json!({"model_type": "albert"})).unwrap();
-        assert_eq!((a.vocab_size, a.embedding_size, a.hidden_size), (30000, 128, 4096));
+        assert_eq!(
+            (a.vocab_size, a.embedding_size, a.hidden_size),
+            (30000, 128, 4096)
+        );
         assert_eq!(a.hidden_act, Activation::GeluNew);
         assert_eq!(a.classifier_dropout_prob(), 0.1);
     }
@@ -419,26 +491,56 @@ mod tests {
     fn inconsistent_configs_get_errors_naming_the_key() {
         let cases = [
             (json!({"model_type": "roberta"}), "model_type"),
-            (json!({"model_type": "bert", "position_embedding_type": "relative_key"}), "position_embedding_type"),
-            (json!({"model_type": "bert", "hidden_size": 100, "num_attention_heads": 12}), "num_attention_heads"),
-            (json!({"model_type": "bert", "hidden_act": "gelu_bogus"}), "hidden_act"),
-            (json!({"model_type": "bert", "hidden_size": "big"}), "hidden_size"),
-            (json!({"model_type": "albert", "num_hidden_groups": 0}), "num_hidden_groups"),
-            (json!({"model_type": "albert", "num_hidden_layers": 2, "num_hidden_groups": 3}), "num_hidden_groups"),
-            (json!({"model_type": "bert", "hidden_dropout_prob": 1.5}), "hidden_dropout_prob"),
-            (json!({"model_type": "bert", "vocab_size": 10, "pad_token_id": 10}), "pad_token_id"),
+            (
+                json!({"model_type": "bert", "position_embedding_type": "relative_key"}),
+                "position_embedding_type",
+            ),
+            (
+                json!({"model_type": "bert", "hidden_size": 100, "num_attention_heads": 12}),
+                "num_attention_heads",
+            ),
+            (
+                json!({"model_type": "bert", "hidden_act": "gelu_bogus"}),
+                "hidden_act",
+            ),
+            (
+                json!({"model_type": "bert", "hidden_size": "big"}),
+                "hidden_size",
+            ),
+            (
+                json!({"model_type": "albert", "num_hidden_groups": 0}),
+                "num_hidden_groups",
+            ),
+            (
+                json!({"model_type": "albert", "num_hidden_layers": 2, "num_hidden_groups": 3}),
+                "num_hidden_groups",
+            ),
+            (
+                json!({"model_type": "bert", "hidden_dropout_prob": 1.5}),
+                "hidden_dropout_prob",
+            ),
+            (
+                json!({"model_type": "bert", "vocab_size": 10, "pad_token_id": 10}),
+                "pad_token_id",
+            ),
         ];
         for (cfg, key) in cases {
             let e = parse(cfg.clone()).unwrap_err();
             let text = e.to_string();
-            assert!(text.contains(key) && text.contains("config.json"), "{cfg}: {text}");
+            assert!(
+                text.contains(key) && text.contains("config.json"),
+                "{cfg}: {text}"
+            );
         }
     }
 
     #[test]
     fn albert_layer_schedule_matches_hf_grouping() {
-        let mut c = parse(json!({"model_type": "albert", "num_hidden_layers": 4, "num_hidden_groups": 2,
-            "inner_group_num": 2, "hidden_size": 8, "num_attention_heads": 2})).unwrap();
+        let mut c = parse(
+            json!({"model_type": "albert", "num_hidden_layers": 4, "num_hidden_groups": 2,
+            "inner_group_num": 2, "hidden_size": 8, "num_attention_heads": 2}),
+        )
+        .unwrap();
         // depth 0,1 -> group 0; depth 2,3 -> group 1; each group runs both inner layers.
         assert_eq!(c.layer_schedule(), vec![0, 1, 0, 1, 2, 3, 2, 3]);
         c.num_hidden_layers = 3;
@@ -451,8 +553,11 @@ mod tests {
 
     #[test]
     fn json_round_trip_keeps_unknown_keys_and_labels() {
-        let c = parse(json!({"model_type": "albert", "hidden_size": 8, "num_attention_heads": 2,
-            "torch_dtype": "float32", "id2label": {"0": "O", "1": "B-PER"}})).unwrap();
+        let c = parse(
+            json!({"model_type": "albert", "hidden_size": 8, "num_attention_heads": 2,
+            "torch_dtype": "float32", "id2label": {"0": "O", "1": "B-PER"}}),
+        )
+        .unwrap();
         let v = c.to_json(&["AlbertForTokenClassification".into()]);
         assert_eq!(v["torch_dtype"], "float32");
         assert_eq!(v["label2id"]["B-PER"], 1);

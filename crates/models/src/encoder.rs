@@ -33,15 +33,30 @@ impl Embeddings {
         let (e, std) = (cfg.embedding_size, cfg.initializer_range);
         Embeddings {
             word_embeddings: embedding(p / "word_embeddings", cfg.vocab_size, e, std),
-            position_embeddings: embedding(p / "position_embeddings", cfg.max_position_embeddings, e, std),
-            token_type_embeddings: embedding(p / "token_type_embeddings", cfg.type_vocab_size, e, std),
+            position_embeddings: embedding(
+                p / "position_embeddings",
+                cfg.max_position_embeddings,
+                e,
+                std,
+            ),
+            token_type_embeddings: embedding(
+                p / "token_type_embeddings",
+                cfg.type_vocab_size,
+                e,
+                std,
+            ),
             layer_norm: layer_norm(p / "LayerNorm", e, cfg.layer_norm_eps),
             dropout: cfg.hidden_dropout_prob,
         }
     }
 
     /// `input_ids` [B, T] → [B, T, E]. Token types default to zeros.
-    pub fn forward(&self, input_ids: &Tensor, token_type_ids: Option<&Tensor>, train: bool) -> Tensor {
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let t = input_ids.size()[1];
         let positions = Tensor::arange(t, (Kind::Int64, input_ids.device())).unsqueeze(0);
         let words = self.word_embeddings.forward(input_ids);
@@ -132,7 +147,10 @@ impl TransformerLayer {
 
     pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
         let ctx = self.attention.forward(x, mask, train);
-        let attended = self.attention_dense.forward(&ctx).dropout(self.hidden_dropout, train);
+        let attended = self
+            .attention_dense
+            .forward(&ctx)
+            .dropout(self.hidden_dropout, train);
         let a = self.attention_norm.forward(&(x + attended));
         let f = self.ffn.forward(&a).dropout(self.ffn_dropout, train);
         self.output_norm.forward(&(a + f))
@@ -176,7 +194,12 @@ impl Encoder {
                 (None, layers, sub(&base, "pooler.dense"))
             }
             Arch::Albert => {
-                let mapping = linear(&encoder / "embedding_hidden_mapping_in", cfg.embedding_size, cfg.hidden_size, std);
+                let mapping = linear(
+                    &encoder / "embedding_hidden_mapping_in",
+                    cfg.embedding_size,
+                    cfg.hidden_size,
+                    std,
+                );
                 let mut layers = Vec::new();
                 for g in 0..cfg.num_hidden_groups {
                     for j in 0..cfg.inner_group_num {
@@ -187,7 +210,8 @@ impl Encoder {
                 (Some(mapping), layers, &base / "pooler")
             }
         };
-        let pooler = with_pooler.then(|| linear(pooler_path, cfg.hidden_size, cfg.hidden_size, std));
+        let pooler =
+            with_pooler.then(|| linear(pooler_path, cfg.hidden_size, cfg.hidden_size, std));
         Encoder {
             embeddings,
             embedding_hidden_mapping_in: mapping_in,
@@ -214,7 +238,13 @@ impl Encoder {
         for &i in &self.schedule {
             x = self.layers[i].forward(&x, mask.as_ref(), train);
         }
-        let pooler_output = self.pooler.as_ref().map(|p| p.forward(&x.select(1, 0)).tanh());
-        EncoderOutput { last_hidden_state: x, pooler_output }
+        let pooler_output = self
+            .pooler
+            .as_ref()
+            .map(|p| p.forward(&x.select(1, 0)).tanh());
+        EncoderOutput {
+            last_hidden_state: x,
+            pooler_output,
+        }
     }
 }

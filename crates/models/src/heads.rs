@@ -22,7 +22,10 @@ pub struct MlmHead {
 impl MlmHead {
     pub fn new(root: &nn::Path, cfg: &ModelConfig) -> Self {
         let (transform, bias_path) = match cfg.arch {
-            Arch::Bert => (sub(root, "cls.predictions.transform"), sub(root, "cls.predictions")),
+            Arch::Bert => (
+                sub(root, "cls.predictions.transform"),
+                sub(root, "cls.predictions"),
+            ),
             Arch::Albert => (root / "predictions", root / "predictions"),
         };
         let (h, e, std) = (cfg.hidden_size, cfg.embedding_size, cfg.initializer_range);
@@ -36,19 +39,26 @@ impl MlmHead {
 
     /// The transformed hidden states [.., E], before the vocabulary projection.
     pub fn transform(&self, hidden: &Tensor) -> Tensor {
-        self.layer_norm.forward(&self.activation.forward(&self.dense.forward(hidden)))
+        self.layer_norm
+            .forward(&self.activation.forward(&self.dense.forward(hidden)))
     }
 
     /// Logits over the vocabulary for every position: [.., V].
     pub fn forward(&self, hidden: &Tensor, word_embeddings: &Tensor) -> Tensor {
-        self.transform(hidden).linear(word_embeddings, Some(&self.bias))
+        self.transform(hidden)
+            .linear(word_embeddings, Some(&self.bias))
     }
 
     /// Logits at the chosen positions only: `hidden` [B, T, H] is flattened to [B·T, H],
     /// `flat_positions` (i64, indices into B·T) picks the rows before the decoder, as the
     /// original BERT code does. Returns [N, V]. Far cheaper than [`Self::forward`] when the
     /// vocabulary projection dominates.
-    pub fn forward_at(&self, hidden: &Tensor, flat_positions: &Tensor, word_embeddings: &Tensor) -> Tensor {
+    pub fn forward_at(
+        &self,
+        hidden: &Tensor,
+        flat_positions: &Tensor,
+        word_embeddings: &Tensor,
+    ) -> Tensor {
         let h = hidden.size().last().copied().unwrap_or(0);
         let rows = hidden.reshape([-1, h]).index_select(0, flat_positions);
         self.forward(&rows, word_embeddings)
@@ -65,7 +75,10 @@ pub struct ClassifierHead {
 
 impl ClassifierHead {
     pub fn new(p: nn::Path, inputs: i64, outputs: i64, dropout: f64, std: f64) -> Self {
-        ClassifierHead { dropout, linear: linear(p, inputs, outputs, std) }
+        ClassifierHead {
+            dropout,
+            linear: linear(p, inputs, outputs, std),
+        }
     }
 
     pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {

@@ -54,12 +54,17 @@ impl Task {
 
     /// Reads a transformers class name (e.g. `BertForMaskedLM`).
     pub fn from_class_name(name: &str) -> Option<Task> {
-        let rest = name.strip_prefix("Bert").or_else(|| name.strip_prefix("Albert"))?;
+        let rest = name
+            .strip_prefix("Bert")
+            .or_else(|| name.strip_prefix("Albert"))?;
         Task::ALL.into_iter().find(|t| t.suffix() == rest)
     }
 
     pub fn has_pooler(self) -> bool {
-        matches!(self, Task::Base | Task::Pretraining | Task::SequenceClassification)
+        matches!(
+            self,
+            Task::Base | Task::Pretraining | Task::SequenceClassification
+        )
     }
 
     fn has_mlm(self) -> bool {
@@ -104,7 +109,9 @@ pub struct Model {
 
 /// The component a parameter belongs to, by its key.
 fn component_of(arch: Arch, key: &str) -> &'static str {
-    let base = key.strip_prefix(arch.model_type()).and_then(|k| k.strip_prefix('.'));
+    let base = key
+        .strip_prefix(arch.model_type())
+        .and_then(|k| k.strip_prefix('.'));
     match base {
         Some(k) if k.starts_with("embeddings.") => "embeddings",
         Some(k) if k.starts_with("encoder.") => "encoder",
@@ -132,7 +139,10 @@ fn candidate_keys(arch: Arch, name: &str) -> Vec<String> {
         .filter_map(|n| {
             n.strip_suffix("LayerNorm.weight")
                 .map(|s| format!("{s}LayerNorm.gamma"))
-                .or_else(|| n.strip_suffix("LayerNorm.bias").map(|s| format!("{s}LayerNorm.beta")))
+                .or_else(|| {
+                    n.strip_suffix("LayerNorm.bias")
+                        .map(|s| format!("{s}LayerNorm.beta"))
+                })
         })
         .collect();
     names.extend(legacy);
@@ -159,11 +169,29 @@ impl Model {
                 std,
             ),
         });
-        let classifier = matches!(task, Task::TokenClassification | Task::SequenceClassification).then(|| {
-            ClassifierHead::new(&root / "classifier", h, config.num_labels(), cfg.classifier_dropout_prob(), std)
+        let classifier = matches!(
+            task,
+            Task::TokenClassification | Task::SequenceClassification
+        )
+        .then(|| {
+            ClassifierHead::new(
+                &root / "classifier",
+                h,
+                config.num_labels(),
+                cfg.classifier_dropout_prob(),
+                std,
+            )
         });
         drop(root);
-        Model { config, task, vs, encoder, mlm, pair, classifier }
+        Model {
+            config,
+            task,
+            vs,
+            encoder,
+            mlm,
+            pair,
+            classifier,
+        }
     }
 
     /// Loads an HF checkpoint directory (`config.json` plus weights).
@@ -180,11 +208,20 @@ impl Model {
     ) -> Result<Self, ModelError> {
         let config_path = dir.join("config.json");
         if !config_path.is_file() {
-            return Err(ModelError::MissingFile { dir: dir.display().to_string(), msg: "no config.json".into() });
+            return Err(ModelError::MissingFile {
+                dir: dir.display().to_string(),
+                msg: "no config.json".into(),
+            });
         }
         let mut config = ModelConfig::from_file(&config_path)?;
         if let Some(labels) = labels {
-            config.id2label = Some(labels.iter().enumerate().map(|(i, l)| (i as i64, l.clone())).collect());
+            config.id2label = Some(
+                labels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (i as i64, l.clone()))
+                    .collect(),
+            );
         }
         let ckpt = Checkpoint::open(dir)?;
         let task = task.unwrap_or_else(|| infer_task(&config, &ckpt));
@@ -206,7 +243,11 @@ impl Model {
             let Some(key) = tried.iter().find(|k| ckpt.contains(k)) else {
                 let component = component_of(arch, &name);
                 if matches!(component, "embeddings" | "encoder") {
-                    return Err(ModelError::MissingWeight { dir, key: name, tried: tried.join(", ") });
+                    return Err(ModelError::MissingWeight {
+                        dir,
+                        key: name,
+                        tried: tried.join(", "),
+                    });
                 }
                 fresh.entry(component).or_default().push(name);
                 continue;
@@ -214,7 +255,10 @@ impl Model {
             let value = ckpt.get(key)?.expect("key listed in the checkpoint index");
             if value.size() != var.size() {
                 return Err(ModelError::ShapeMismatch {
-                    file: ckpt.file_of(key).map(|p| p.display().to_string()).unwrap_or_default(),
+                    file: ckpt
+                        .file_of(key)
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
                     key: key.clone(),
                     found: value.size(),
                     expected: var.size(),
@@ -230,11 +274,19 @@ impl Model {
                 names[0]
             );
         }
-        let tied_decoder = ["cls.predictions.decoder.weight", "predictions.decoder.weight"];
-        let unexpected: Vec<&str> =
-            ckpt.keys().filter(|k| !used.contains(*k) && !tied_decoder.contains(k)).collect();
+        let tied_decoder = [
+            "cls.predictions.decoder.weight",
+            "predictions.decoder.weight",
+        ];
+        let unexpected: Vec<&str> = ckpt
+            .keys()
+            .filter(|k| !used.contains(*k) && !tied_decoder.contains(k))
+            .collect();
         if !unexpected.is_empty() {
-            tracing::debug!("{dir}: {} unexpected keys not used: {unexpected:?}", unexpected.len());
+            tracing::debug!(
+                "{dir}: {} unexpected keys not used: {unexpected:?}",
+                unexpected.len()
+            );
         }
         Ok(())
     }
@@ -253,20 +305,36 @@ impl Model {
         attention_mask: Option<&Tensor>,
         train: bool,
     ) -> ModelOutput {
-        let EncoderOutput { last_hidden_state, pooler_output } =
-            self.encoder.forward(input_ids, token_type_ids, attention_mask, train);
-        let mlm_logits = self.mlm.as_ref().map(|m| m.forward(&last_hidden_state, self.word_embeddings()));
+        let EncoderOutput {
+            last_hidden_state,
+            pooler_output,
+        } = self
+            .encoder
+            .forward(input_ids, token_type_ids, attention_mask, train);
+        let mlm_logits = self
+            .mlm
+            .as_ref()
+            .map(|m| m.forward(&last_hidden_state, self.word_embeddings()));
         let pair_logits = match (&self.pair, &pooler_output) {
             (Some(head), Some(pooled)) => Some(head.forward(pooled, train)),
             _ => None,
         };
         let logits = self.classifier.as_ref().map(|c| match self.task {
-            Task::SequenceClassification => {
-                c.forward(pooler_output.as_ref().expect("sequence classification has a pooler"), train)
-            }
+            Task::SequenceClassification => c.forward(
+                pooler_output
+                    .as_ref()
+                    .expect("sequence classification has a pooler"),
+                train,
+            ),
             _ => c.forward(&last_hidden_state, train),
         });
-        ModelOutput { last_hidden_state, pooler_output, mlm_logits, pair_logits, logits }
+        ModelOutput {
+            last_hidden_state,
+            pooler_output,
+            mlm_logits,
+            pair_logits,
+            logits,
+        }
     }
 
     /// Parameter counts per component; the total equals PyTorch's `sum(p.numel())` for the
@@ -274,9 +342,14 @@ impl Model {
     pub fn parameter_counts(&self) -> ParamCounts {
         let mut components = BTreeMap::new();
         for (name, t) in self.vs.variables() {
-            *components.entry(component_of(self.config.arch, &name).to_string()).or_insert(0) += t.numel() as i64;
+            *components
+                .entry(component_of(self.config.arch, &name).to_string())
+                .or_insert(0) += t.numel() as i64;
         }
-        ParamCounts { total: components.values().sum(), components }
+        ParamCounts {
+            total: components.values().sum(),
+            components,
+        }
     }
 
     /// The checkpoint keys this model saves under: transformers' base classes store keys
@@ -292,17 +365,30 @@ impl Model {
 
     /// Writes HF format into `dir`: `config.json` (with `architectures`), `model.safetensors`
     /// and, from `tokenizer_dir`, the tokenizer files. Each file is written atomically.
-    pub fn save_pretrained(&self, dir: &Path, tokenizer_dir: Option<&Path>) -> Result<(), ModelError> {
+    pub fn save_pretrained(
+        &self,
+        dir: &Path,
+        tokenizer_dir: Option<&Path>,
+    ) -> Result<(), ModelError> {
         std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
         let architectures = vec![self.task.class_name(self.config.arch)];
-        let config = serde_json::to_string_pretty(&self.config.to_json(&architectures)).expect("JSON value");
+        let config =
+            serde_json::to_string_pretty(&self.config.to_json(&architectures)).expect("JSON value");
         write_atomic(&dir.join("config.json"), config.as_bytes())?;
 
         let mut named: Vec<(String, Tensor)> = self
             .vs
             .variables()
             .into_iter()
-            .map(|(n, t)| (self.saved_key(&n), t.detach().to_device(Device::Cpu).to_kind(Kind::Float).contiguous()))
+            .map(|(n, t)| {
+                (
+                    self.saved_key(&n),
+                    t.detach()
+                        .to_device(Device::Cpu)
+                        .to_kind(Kind::Float)
+                        .contiguous(),
+                )
+            })
             .collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         save_safetensors(&dir.join("model.safetensors"), &named)?;
@@ -338,7 +424,11 @@ pub const TOKENIZER_FILES: &[&str] = &[
 
 /// The task a checkpoint was saved for: its `architectures`, else the heads its keys hold.
 fn infer_task(config: &ModelConfig, ckpt: &Checkpoint) -> Task {
-    if let Some(task) = config.architectures.iter().find_map(|a| Task::from_class_name(a)) {
+    if let Some(task) = config
+        .architectures
+        .iter()
+        .find_map(|a| Task::from_class_name(a))
+    {
         return task;
     }
     let has = |prefix: &str| ckpt.keys().any(|k| k.starts_with(prefix));
@@ -359,7 +449,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
 }
 
 fn tmp_path(path: &Path) -> std::path::PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
@@ -377,14 +470,22 @@ pub fn save_safetensors(path: &Path, named: &[(String, Tensor)]) -> Result<(), M
     let views: Vec<(String, safetensors::tensor::TensorView)> = buffers
         .iter()
         .map(|(n, shape, bytes)| {
-            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
-                .expect("shape matches the byte count");
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .expect("shape matches the byte count");
             (n.clone(), view)
         })
         .collect();
-    let metadata = Some([("format".to_string(), "pt".to_string())].into_iter().collect());
-    let bytes = safetensors::tensor::serialize(views, metadata)
-        .map_err(|e| ModelError::Format { file: path.display().to_string(), msg: e.to_string() })?;
+    let metadata = Some(
+        [("format".to_string(), "pt".to_string())]
+            .into_iter()
+            .collect(),
+    );
+    let bytes =
+        safetensors::tensor::serialize(views, metadata).map_err(|e| ModelError::Format {
+            file: path.display().to_string(),
+            msg: e.to_string(),
+        })?;
     write_atomic(path, &bytes)
 }
 
@@ -404,8 +505,14 @@ mod tests {
 
     #[test]
     fn class_names_map_to_tasks() {
-        assert_eq!(Task::from_class_name("BertForTokenClassification"), Some(Task::TokenClassification));
-        assert_eq!(Task::from_class_name("AlbertForPreTraining"), Some(Task::Pretraining));
+        assert_eq!(
+            Task::from_class_name("BertForTokenClassification"),
+            Some(Task::TokenClassification)
+        );
+        assert_eq!(
+            Task::from_class_name("AlbertForPreTraining"),
+            Some(Task::Pretraining)
+        );
         assert_eq!(Task::from_class_name("BertModel"), Some(Task::Base));
         assert_eq!(Task::from_class_name("RobertaModel"), None);
         assert_eq!(Task::MaskedLm.class_name(Arch::Albert), "AlbertForMaskedLM");

@@ -46,11 +46,14 @@ pub fn preset(arch: Arch, name: &str, vocab_size: i64) -> Result<ModelConfig, Mo
         Arch::Albert => ALBERT_SIZES,
     };
     let &(_, layers, hidden, heads, intermediate) =
-        sizes.iter().find(|s| s.0 == name).ok_or_else(|| ModelError::UnknownPreset {
-            arch: arch.model_type().into(),
-            name: name.into(),
-            known: preset_names(arch).join(", "),
-        })?;
+        sizes
+            .iter()
+            .find(|s| s.0 == name)
+            .ok_or_else(|| ModelError::UnknownPreset {
+                arch: arch.model_type().into(),
+                name: name.into(),
+                known: preset_names(arch).join(", "),
+            })?;
     let mut v = json!({
         "model_type": arch.model_type(),
         "vocab_size": vocab_size,

@@ -11,7 +11,10 @@ pub fn fixtures() -> PathBuf {
 }
 
 pub fn read_expected(path: &Path) -> HashMap<String, Tensor> {
-    Tensor::read_safetensors(path).unwrap().into_iter().collect()
+    Tensor::read_safetensors(path)
+        .unwrap()
+        .into_iter()
+        .collect()
 }
 
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
@@ -21,7 +24,12 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 /// Runs `model` on each case stored in `expected` and checks every output it has against the
 /// reference within `tol`. Returns how many tensors were compared.
-pub fn check_cases(model: &Model, expected: &HashMap<String, Tensor>, tol: f64, label: &str) -> usize {
+pub fn check_cases(
+    model: &Model,
+    expected: &HashMap<String, Tensor>,
+    tol: f64,
+    label: &str,
+) -> usize {
     let mut cases: Vec<&str> = expected
         .keys()
         .filter_map(|k| k.strip_suffix(".input_ids"))
@@ -34,7 +42,8 @@ pub fn check_cases(model: &Model, expected: &HashMap<String, Tensor>, tol: f64, 
         let mask = expected.get(&format!("{case}.attention_mask"));
         // Unpadded inputs go through the mask-free path, padded ones with the mask.
         let padded = mask.is_some_and(|m| m.min().int64_value(&[]) == 0);
-        let out = tch::no_grad(|| model.forward(ids, types, if padded { mask } else { None }, false));
+        let out =
+            tch::no_grad(|| model.forward(ids, types, if padded { mask } else { None }, false));
         let outputs = [
             ("last_hidden_state", Some(&out.last_hidden_state)),
             ("pooler_output", out.pooler_output.as_ref()),
@@ -50,7 +59,11 @@ pub fn check_cases(model: &Model, expected: &HashMap<String, Tensor>, tol: f64, 
                     compared += 1;
                 }
                 (None, None) => {}
-                (g, w) => panic!("{label} {key}: rust has it: {}, reference has it: {}", g.is_some(), w.is_some()),
+                (g, w) => panic!(
+                    "{label} {key}: rust has it: {}, reference has it: {}",
+                    g.is_some(),
+                    w.is_some()
+                ),
             }
         }
     }

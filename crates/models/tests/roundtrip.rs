@@ -10,7 +10,12 @@ use tch::Device;
 
 #[test]
 fn saved_checkpoints_reload_with_identical_outputs() {
-    for name in ["bert_gelu", "albert_groups", "bert_gelu_new_noprefix", "albert_tanh_sharded"] {
+    for name in [
+        "bert_gelu",
+        "albert_groups",
+        "bert_gelu_new_noprefix",
+        "albert_tanh_sharded",
+    ] {
         let src = fixtures().join(name);
         let model = Model::from_pretrained(&src, Device::Cpu, None, None).unwrap();
         let tmp = tempfile::tempdir().unwrap();
@@ -55,7 +60,8 @@ fn transformers_loads_saved_checkpoints_with_no_missing_keys() {
     ] {
         let src = fixtures().join(name);
         let labels = ["NEG".to_string(), "POS".to_string(), "MID".to_string()];
-        let model = Model::from_pretrained(&src, Device::Cpu, task, task.map(|_| &labels[..])).unwrap();
+        let model =
+            Model::from_pretrained(&src, Device::Cpu, task, task.map(|_| &labels[..])).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         model.save_pretrained(tmp.path(), None).unwrap();
         let class = model.task.class_name(model.config.arch);

@@ -33,7 +33,8 @@ impl Activation {
             Activation::Gelu => x.gelu("none"),
             Activation::GeluPytorchTanh => x.gelu("tanh"),
             Activation::GeluNew => {
-                let inner = (x + x.pow_tensor_scalar(3.0) * 0.044715) * (2.0 / std::f64::consts::PI).sqrt();
+                let inner =
+                    (x + x.pow_tensor_scalar(3.0) * 0.044715) * (2.0 / std::f64::consts::PI).sqrt();
                 x * 0.5 * (inner.tanh() + 1.0)
             }
             Activation::GeluFast => {
@@ -78,7 +79,9 @@ mod tests {
         for (i, &v) in xs.iter().enumerate() {
             let phi = 0.5 * (1.0 + libm_erf(v / 2f64.sqrt()));
             assert!((exact[i] - v * phi).abs() < 1e-12);
-            let t = 0.5 * v * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v.powi(3))).tanh());
+            let t = 0.5
+                * v
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v.powi(3))).tanh());
             assert!((new[i] - t).abs() < 1e-12);
             assert!((torch_tanh[i] - t).abs() < 1e-12);
         }
@@ -115,7 +118,10 @@ mod tests {
             assert_eq!(s, format!("\"{}\"", a.name()));
             assert_eq!(serde_json::from_str::<Activation>(&s).unwrap(), a);
         }
-        assert_eq!(serde_json::from_str::<Activation>("\"swish\"").unwrap(), Activation::Silu);
+        assert_eq!(
+            serde_json::from_str::<Activation>("\"swish\"").unwrap(),
+            Activation::Silu
+        );
         assert!(serde_json::from_str::<Activation>("\"gelu_bogus\"").is_err());
     }
 }

@@ -36,7 +36,10 @@ impl SelfAttention {
     /// be attended. Returns the attention context [B, T, H] before the output projection.
     pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, train: bool) -> Tensor {
         let (b, t, h) = x.size3().expect("attention input is [batch, seq, hidden]");
-        let heads = |y: Tensor| y.view([b, t, self.num_heads, self.head_dim]).transpose(1, 2);
+        let heads = |y: Tensor| {
+            y.view([b, t, self.num_heads, self.head_dim])
+                .transpose(1, 2)
+        };
         let q = heads(self.query.forward(x));
         let k = heads(self.key.forward(x));
         let v = heads(self.value.forward(x));
@@ -73,7 +76,12 @@ mod tests {
         let v = split(att.value.forward(&x));
         let additive = (am.to_kind(Kind::Float) - 1.0).view([2, 1, 1, 5]) * 1e9;
         let scores = q.matmul(&k.transpose(-1, -2)) / 2.0 + additive;
-        let want = scores.softmax(-1, Kind::Float).matmul(&v).transpose(1, 2).contiguous().view([2, 5, 8]);
+        let want = scores
+            .softmax(-1, Kind::Float)
+            .matmul(&v)
+            .transpose(1, 2)
+            .contiguous()
+            .view([2, 5, 8]);
         let diff = (got - want).abs().max().double_value(&[]);
         assert!(diff < 1e-6, "max diff {diff}");
     }

@@ -5,7 +5,10 @@ use tch::nn::Init;
 
 /// normal(0, `std`) init.
 pub fn normal(std: f64) -> Init {
-    Init::Randn { mean: 0.0, stdev: std }
+    Init::Randn {
+        mean: 0.0,
+        stdev: std,
+    }
 }
 
 /// Zero init (biases).

@@ -107,8 +107,15 @@ mod tests {
     #[test]
     fn reports_the_loaded_libtorch_version() {
         let info = LibtorchInfo::current();
-        assert!(info.lib_dir.is_some(), "libtorch_cpu.so not found in /proc/self/maps");
-        assert!(info.version.starts_with("2.11.0"), "version {}", info.version);
+        assert!(
+            info.lib_dir.is_some(),
+            "libtorch_cpu.so not found in /proc/self/maps"
+        );
+        assert!(
+            info.version.starts_with("2.11.0"),
+            "version {}",
+            info.version
+        );
         assert!(info.num_threads >= 1);
     }
 }

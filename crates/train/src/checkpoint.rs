@@ -41,12 +41,20 @@ fn state_path(dir: &Path) -> PathBuf {
 }
 
 /// Writes a checkpoint into `dir` (replacing any there) atomically.
-pub fn save_checkpoint(dir: &Path, vs: &VarStore, optimizer: &Optimizer, state: &TrainerState) -> Result<()> {
+pub fn save_checkpoint(
+    dir: &Path,
+    vs: &VarStore,
+    optimizer: &Optimizer,
+    state: &TrainerState,
+) -> Result<()> {
     let tmp = scratch_dir(dir)?;
     let mut weights: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     weights.sort_by(|a, b| a.0.cmp(&b.0));
     save_safetensors(&tmp.join("weights.safetensors"), &weights)?;
-    save_safetensors(&tmp.join("optimizer.safetensors"), &optimizer.state_tensors())?;
+    save_safetensors(
+        &tmp.join("optimizer.safetensors"),
+        &optimizer.state_tensors(),
+    )?;
     let json = serde_json::to_string_pretty(state).expect("state serialises");
     std::fs::write(state_path(&tmp), json).map_err(|e| TrainError::io(&tmp, e))?;
     replace_dir(&tmp, dir)
@@ -55,7 +63,10 @@ pub fn save_checkpoint(dir: &Path, vs: &VarStore, optimizer: &Optimizer, state: 
 /// A temporary sibling of `dir` to write a replacement into (emptied first).
 pub(crate) fn scratch_dir(dir: &Path) -> Result<PathBuf> {
     let parent = dir.parent().unwrap_or(Path::new("."));
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = parent.join(format!(".{name}.tmp"));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
@@ -68,7 +79,10 @@ pub(crate) fn scratch_dir(dir: &Path) -> Result<PathBuf> {
 /// removed last, so at every moment one complete directory exists.
 pub(crate) fn replace_dir(tmp: &Path, dir: &Path) -> Result<()> {
     let parent = dir.parent().unwrap_or(Path::new("."));
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let old = parent.join(format!(".{name}.old"));
     if dir.exists() {
         if old.exists() {
@@ -85,7 +99,11 @@ pub(crate) fn replace_dir(tmp: &Path, dir: &Path) -> Result<()> {
 
 /// Saves `model` as an HF directory (with the tokenizer files of `tokenizer_dir`), swapped in
 /// whole: an interruption leaves the old directory or the new one.
-pub fn save_model_dir(model: &bertlab_models::Model, dir: &Path, tokenizer_dir: &Path) -> Result<()> {
+pub fn save_model_dir(
+    model: &bertlab_models::Model,
+    dir: &Path,
+    tokenizer_dir: &Path,
+) -> Result<()> {
     let tmp = scratch_dir(dir)?;
     model.save_pretrained(&tmp, Some(tokenizer_dir))?;
     replace_dir(&tmp, dir)
@@ -110,12 +128,18 @@ pub fn start_state(
     vs: &mut VarStore,
     optimizer: &mut Optimizer,
 ) -> Result<TrainerState> {
-    let fresh = TrainerState { fingerprint, ..TrainerState::default() };
+    let fresh = TrainerState {
+        fingerprint,
+        ..TrainerState::default()
+    };
     if !resume {
         return Ok(fresh);
     }
     let Some(found) = find_checkpoint(dir) else {
-        tracing::warn!("--resume: no checkpoint in {}; starting afresh", dir.display());
+        tracing::warn!(
+            "--resume: no checkpoint in {}; starting afresh",
+            dir.display()
+        );
         return Ok(fresh);
     };
     let state = load_checkpoint(&found, vs, optimizer)?;
@@ -125,7 +149,12 @@ pub fn start_state(
             msg: "was written with other settings or data; resume with the same options".into(),
         });
     }
-    tracing::info!("resuming at step {} (epoch {}, batch {})", state.global_step, state.epoch, state.batch_in_epoch);
+    tracing::info!(
+        "resuming at step {} (epoch {}, batch {})",
+        state.global_step,
+        state.epoch,
+        state.batch_in_epoch
+    );
     Ok(state)
 }
 
@@ -149,8 +178,13 @@ fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
 }
 
 /// Restores weights and optimizer state from a checkpoint directory and returns the loop state.
-pub fn load_checkpoint(dir: &Path, vs: &mut VarStore, optimizer: &mut Optimizer) -> Result<TrainerState> {
-    let text = std::fs::read_to_string(state_path(dir)).map_err(|e| TrainError::io(&state_path(dir), e))?;
+pub fn load_checkpoint(
+    dir: &Path,
+    vs: &mut VarStore,
+    optimizer: &mut Optimizer,
+) -> Result<TrainerState> {
+    let text = std::fs::read_to_string(state_path(dir))
+        .map_err(|e| TrainError::io(&state_path(dir), e))?;
     let state: TrainerState = serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
         path: state_path(dir).display().to_string(),
         msg: e.to_string(),
@@ -165,7 +199,11 @@ pub fn load_checkpoint(dir: &Path, vs: &mut VarStore, optimizer: &mut Optimizer)
         if value.size() != var.size() {
             return Err(TrainError::Checkpoint {
                 path: weights_path.display().to_string(),
-                msg: format!("`{name}` has shape {:?}, the model {:?}", value.size(), var.size()),
+                msg: format!(
+                    "`{name}` has shape {:?}, the model {:?}",
+                    value.size(),
+                    var.size()
+                ),
             });
         }
         tch::no_grad(|| var.copy_(value));

@@ -16,7 +16,10 @@ pub enum TrainError {
     #[error(transparent)]
     Torch(#[from] tch::TchError),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     /// A checkpoint that does not belong to this run or is damaged.
     #[error("{path}: {msg}")]
     Checkpoint { path: String, msg: String },
@@ -30,7 +33,10 @@ pub enum TrainError {
 
 impl TrainError {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        TrainError::Io { path: path.display().to_string(), source }
+        TrainError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 }
 

@@ -6,7 +6,9 @@
 //! checkpoint atomically so `--resume` continues exactly. Finally score the best model on dev
 //! and test and write `metrics.json`, `report.txt` and the predictions.
 
-use crate::checkpoint::{fingerprint_of, save_checkpoint, save_model_dir, start_state, TrainerState};
+use crate::checkpoint::{
+    fingerprint_of, save_checkpoint, save_model_dir, start_state, TrainerState,
+};
 use crate::error::{Result, TrainError};
 use crate::logging::{progress_bar, MetricsLog};
 use crate::optim::{OptimConfig, Optimizer, OptimizerKind};
@@ -133,7 +135,10 @@ impl BatchTensors {
             token_type_ids: t(&b.token_type_ids),
             attention_mask: (real_tokens < b.batch_size * b.seq_len).then(|| t(&b.attention_mask)),
             token_labels: b.token_labels.as_deref().map(t),
-            sequence_labels: b.sequence_labels.as_deref().map(|v| Tensor::from_slice(v).to_device(device)),
+            sequence_labels: b
+                .sequence_labels
+                .as_deref()
+                .map(|v| Tensor::from_slice(v).to_device(device)),
             real_tokens,
         }
     }
@@ -177,13 +182,16 @@ pub struct FinetuneSummary {
 /// Cross-entropy over `logits` [N, C] against `labels` [N], skipping -100.
 pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Tensor {
     let c = *logits.size().last().expect("logits have a class dimension");
-    logits.reshape([-1, c]).to_kind(Kind::Float).cross_entropy_loss::<Tensor>(
-        &labels.reshape([-1]),
-        None,
-        tch::Reduction::Mean,
-        bertlab_data::IGNORE_INDEX,
-        0.0,
-    )
+    logits
+        .reshape([-1, c])
+        .to_kind(Kind::Float)
+        .cross_entropy_loss::<Tensor>(
+            &labels.reshape([-1]),
+            None,
+            tch::Reduction::Mean,
+            bertlab_data::IGNORE_INDEX,
+            0.0,
+        )
 }
 
 /// Fine-tunes `model` on `task`, writing into `out`: `checkpoint/` (resumable state),
@@ -197,7 +205,9 @@ pub fn finetune(
     tokenizer_dir: &Path,
 ) -> Result<FinetuneSummary> {
     if cfg.batch_size == 0 || cfg.grad_accum == 0 || cfg.epochs == 0 {
-        return Err(TrainError::Invalid("--batch-size, --grad-accum and --epochs must be positive".into()));
+        return Err(TrainError::Invalid(
+            "--batch-size, --grad-accum and --epochs must be positive".into(),
+        ));
     }
     std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
     let checkpoint_dir = out.join("checkpoint");
@@ -206,23 +216,43 @@ pub fn finetune(
     // Every epoch's batches, fixed by the seed: a resumed run sees the same order.
     let lengths = task.train_lengths();
     if lengths.is_empty() {
-        return Err(TrainError::Invalid("the training split has no examples".into()));
+        return Err(TrainError::Invalid(
+            "the training split has no examples".into(),
+        ));
     }
     let sampler = SamplerConfig::train(cfg.batch_size, cfg.seed);
-    let plans: Vec<Vec<Vec<usize>>> =
-        (0..cfg.epochs).map(|e| plan_batches(&lengths, &sampler, e as u64)).collect::<Result<_, _>>()?;
-    let steps_per_epoch: Vec<usize> = plans.iter().map(|p| p.len().div_ceil(cfg.grad_accum)).collect();
+    let plans: Vec<Vec<Vec<usize>>> = (0..cfg.epochs)
+        .map(|e| plan_batches(&lengths, &sampler, e as u64))
+        .collect::<Result<_, _>>()?;
+    let steps_per_epoch: Vec<usize> = plans
+        .iter()
+        .map(|p| p.len().div_ceil(cfg.grad_accum))
+        .collect();
     let all_steps: usize = steps_per_epoch.iter().sum();
     let total_steps = cfg.max_steps.map_or(all_steps, |m| m.min(all_steps));
-    let schedule = LrSchedule::from_warmup_fraction(cfg.lr, cfg.warmup, total_steps as i64, cfg.schedule);
+    let schedule =
+        LrSchedule::from_warmup_fraction(cfg.lr, cfg.warmup, total_steps as i64, cfg.schedule);
 
     let mut optimizer = Optimizer::new(
         &model.vs,
-        OptimConfig { lr: cfg.lr, weight_decay: cfg.weight_decay, ..OptimConfig::for_kind(cfg.optimizer) },
+        OptimConfig {
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            ..OptimConfig::for_kind(cfg.optimizer)
+        },
     );
     let fingerprint = fingerprint_of(&json!({"config": cfg, "train_examples": lengths.len()}));
-    let mut state = start_state(&checkpoint_dir, cfg.resume, fingerprint, &mut model.vs, &mut optimizer)?;
-    let mut log = MetricsLog::open(&out.join("metrics.jsonl"), cfg.resume.then_some(state.global_step))?;
+    let mut state = start_state(
+        &checkpoint_dir,
+        cfg.resume,
+        fingerprint,
+        &mut model.vs,
+        &mut optimizer,
+    )?;
+    let mut log = MetricsLog::open(
+        &out.join("metrics.jsonl"),
+        cfg.resume.then_some(state.global_step),
+    )?;
     let config_json = serde_json::to_string_pretty(cfg).expect("config serialises");
     write(&out.join("finetune_config.json"), config_json.as_bytes())?;
 
@@ -239,9 +269,14 @@ pub fn finetune(
         let plan = &plans[state.epoch];
         while state.batch_in_epoch < plan.len() {
             let step_start = Instant::now();
-            let group = &plan[state.batch_in_epoch..(state.batch_in_epoch + cfg.grad_accum).min(plan.len())];
+            let group = &plan
+                [state.batch_in_epoch..(state.batch_in_epoch + cfg.grad_accum).min(plan.len())];
             // Dropout masks depend only on the seed and the step, so a resumed run repeats them.
-            tch::manual_seed((cfg.seed as i64).wrapping_mul(1_000_003).wrapping_add(state.global_step as i64));
+            tch::manual_seed(
+                (cfg.seed as i64)
+                    .wrapping_mul(1_000_003)
+                    .wrapping_add(state.global_step as i64),
+            );
             let mut step_loss = 0.0;
             let mut step_tokens = 0;
             for indices in group {
@@ -274,12 +309,25 @@ pub fn finetune(
                     "lr": lr,
                     "tokens_per_s": window_tokens as f64 / secs,
                 });
-                bar.set_message(format!("loss {:.4} lr {lr:.2e} {:.0} tok/s", window_loss / window_steps as f64, window_tokens as f64 / secs));
+                bar.set_message(format!(
+                    "loss {:.4} lr {lr:.2e} {:.0} tok/s",
+                    window_loss / window_steps as f64,
+                    window_tokens as f64 / secs
+                ));
                 log.write(&line)?;
-                (window_loss, window_steps, window_tokens, window_start) = (0.0, 0, 0, Instant::now());
+                (window_loss, window_steps, window_tokens, window_start) =
+                    (0.0, 0, 0, Instant::now());
             }
             if cfg.eval_every.is_some_and(|n| state.global_step % n == 0) {
-                stop |= evaluate_and_keep_best(task, model, cfg, &mut state, &mut log, &model_dir, tokenizer_dir)?;
+                stop |= evaluate_and_keep_best(
+                    task,
+                    model,
+                    cfg,
+                    &mut state,
+                    &mut log,
+                    &model_dir,
+                    tokenizer_dir,
+                )?;
                 evaluated = true;
                 window_start = Instant::now();
             }
@@ -289,7 +337,15 @@ pub fn finetune(
                 state.epoch += 1;
                 state.batch_in_epoch = 0;
                 if cfg.eval_every.is_none() {
-                    stop |= evaluate_and_keep_best(task, model, cfg, &mut state, &mut log, &model_dir, tokenizer_dir)?;
+                    stop |= evaluate_and_keep_best(
+                        task,
+                        model,
+                        cfg,
+                        &mut state,
+                        &mut log,
+                        &model_dir,
+                        tokenizer_dir,
+                    )?;
                     evaluated = true;
                     window_start = Instant::now();
                 }
@@ -309,7 +365,15 @@ pub fn finetune(
     }
     bar.finish();
     if !evaluated && state.best_score.is_none() {
-        evaluate_and_keep_best(task, model, cfg, &mut state, &mut log, &model_dir, tokenizer_dir)?;
+        evaluate_and_keep_best(
+            task,
+            model,
+            cfg,
+            &mut state,
+            &mut log,
+            &model_dir,
+            tokenizer_dir,
+        )?;
     }
 
     // Score the best model on dev and test.
@@ -317,25 +381,33 @@ pub fn finetune(
     model.load_weights(&best)?;
     let eval_start = Instant::now();
     let dev = task.evaluate(model, Split::Dev, cfg.eval_batch_size)?;
-    let test = if task.has_split(Split::Test) { Some(task.evaluate(model, Split::Test, cfg.eval_batch_size)?) } else { None };
+    let test = if task.has_split(Split::Test) {
+        Some(task.evaluate(model, Split::Test, cfg.eval_batch_size)?)
+    } else {
+        None
+    };
     let eval_tokens = dev.tokens + test.as_ref().map_or(0, |t| t.tokens);
     let mut summary = summary(&state, true, Some(&dev), test.as_ref());
-    summary.inference_tokens_per_second = Some(eval_tokens as f64 / eval_start.elapsed().as_secs_f64().max(1e-9));
+    summary.inference_tokens_per_second =
+        Some(eval_tokens as f64 / eval_start.elapsed().as_secs_f64().max(1e-9));
     let metrics = json!({
         "dev": dev.metrics,
         "test": test.as_ref().map(|t| t.metrics.clone()),
         "training": summary,
     });
-    write(&out.join("metrics.json"), serde_json::to_string_pretty(&metrics).expect("json").as_bytes())?;
+    write(
+        &out.join("metrics.json"),
+        serde_json::to_string_pretty(&metrics)
+            .expect("json")
+            .as_bytes(),
+    )?;
     let mut report = format!("== dev ==\n{}\n", dev.report);
     if let Some(t) = &test {
         report += &format!("\n== test ==\n{}\n", t.report);
     }
     report += &format!(
         "\ntraining: {} steps, {:.1} s, {:.0} tokens/s\n",
-        state.global_step,
-        state.train_seconds,
-        summary.tokens_per_second
+        state.global_step, state.train_seconds, summary.tokens_per_second
     );
     write(&out.join("report.txt"), report.as_bytes())?;
     let predictions = out.join("predictions");
@@ -348,7 +420,12 @@ pub fn finetune(
     Ok(summary)
 }
 
-fn summary(state: &TrainerState, finished: bool, dev: Option<&Evaluation>, test: Option<&Evaluation>) -> FinetuneSummary {
+fn summary(
+    state: &TrainerState,
+    finished: bool,
+    dev: Option<&Evaluation>,
+    test: Option<&Evaluation>,
+) -> FinetuneSummary {
     FinetuneSummary {
         steps: state.global_step,
         epochs_completed: state.epoch,
@@ -378,7 +455,12 @@ fn evaluate_and_keep_best(
     let eval = task.evaluate(model, Split::Dev, cfg.eval_batch_size)?;
     let improved = state.best_score.is_none_or(|b| eval.score > b);
     log.write(&json!({"step": state.global_step, "epoch": state.epoch, "eval": {"split": "dev", "score": eval.score, "metrics": eval.metrics}}))?;
-    tracing::info!("step {}: dev score {:.4}{}", state.global_step, eval.score, if improved { " (best)" } else { "" });
+    tracing::info!(
+        "step {}: dev score {:.4}{}",
+        state.global_step,
+        eval.score,
+        if improved { " (best)" } else { "" }
+    );
     if improved {
         state.best_score = Some(eval.score);
         state.best_step = Some(state.global_step);
@@ -387,7 +469,9 @@ fn evaluate_and_keep_best(
     } else {
         state.evals_since_best += 1;
     }
-    Ok(cfg.early_stopping.is_some_and(|p| state.evals_since_best >= p))
+    Ok(cfg
+        .early_stopping
+        .is_some_and(|p| state.evals_since_best >= p))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -30,9 +30,16 @@ impl MetricsLog {
                 .collect::<String>(),
             None => String::new(),
         };
-        bertlab_tokenize::write_atomic(path, kept.as_bytes()).map_err(|e| TrainError::io(path, e))?;
-        let file = std::fs::OpenOptions::new().append(true).open(path).map_err(|e| TrainError::io(path, e))?;
-        Ok(MetricsLog { path: path.to_path_buf(), file })
+        bertlab_tokenize::write_atomic(path, kept.as_bytes())
+            .map_err(|e| TrainError::io(path, e))?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| TrainError::io(path, e))?;
+        Ok(MetricsLog {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     /// Appends one line.
@@ -57,7 +64,14 @@ pub fn progress_bar(total: u64, prefix: &str) -> ProgressBar {
 /// The process's peak resident memory (VmHWM) in bytes, on Linux.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kb * 1024)
 }
 
@@ -68,7 +82,10 @@ mod tests {
         let before = super::peak_rss_bytes().expect("Linux /proc");
         let big = vec![1u8; 64 << 20];
         let after = super::peak_rss_bytes().unwrap();
-        assert!(after >= before && after >= big.len() as u64, "{before} {after}");
+        assert!(
+            after >= before && after >= big.len() as u64,
+            "{before} {after}"
+        );
         assert_eq!(big[12345], 1);
     }
 }

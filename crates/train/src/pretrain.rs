@@ -13,18 +13,23 @@
 //! Everything is a pure function of (seed, epoch, pool), so a checkpoint only records the epoch
 //! and how many batches of it were drawn.
 
-use crate::checkpoint::{fingerprint_of, save_checkpoint, save_model_dir, start_state, TrainerState};
+use crate::checkpoint::{
+    fingerprint_of, save_checkpoint, save_model_dir, start_state, TrainerState,
+};
 use crate::error::{Result, TrainError};
 use crate::finetune::{cross_entropy, BatchTensors};
 use crate::logging::{progress_bar, MetricsLog};
 use crate::optim::{OptimConfig, Optimizer, OptimizerKind};
 use crate::schedule::{DecayKind, LrSchedule};
 use bertlab_data::{
-    corpus_files, create_instances, derived_rng, plan_batches, tokenize_documents, Batch, CorpusReader, Document,
-    InstanceConfig, MaskVocab, MaskingConfig, PretrainDataset, SamplerConfig,
+    corpus_files, create_instances, derived_rng, plan_batches, tokenize_documents, Batch,
+    CorpusReader, Document, InstanceConfig, MaskVocab, MaskingConfig, PretrainDataset,
+    SamplerConfig,
 };
 use bertlab_models::{presets, Arch, Model, ModelConfig, Task};
-use bertlab_tokenize::train::{train_unigram, train_wordpiece, UnigramTrainOptions, WordPieceTrainOptions};
+use bertlab_tokenize::train::{
+    train_unigram, train_wordpiece, UnigramTrainOptions, WordPieceTrainOptions,
+};
 use bertlab_tokenize::Tokenizer;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -140,15 +145,27 @@ pub struct PretrainLoss {
 /// pooled output. `batch` needs MLM labels (`token_labels`) and pair labels (`sequence_labels`).
 pub fn pretraining_loss(model: &Model, batch: &BatchTensors, train: bool) -> Result<PretrainLoss> {
     let (Some(mlm), Some(pair)) = (&model.mlm, &model.pair) else {
-        return Err(TrainError::Invalid(format!("a {:?} model has no pretraining heads", model.task)));
+        return Err(TrainError::Invalid(format!(
+            "a {:?} model has no pretraining heads",
+            model.task
+        )));
     };
     let (Some(labels), Some(pair_labels)) = (&batch.token_labels, &batch.sequence_labels) else {
-        return Err(TrainError::Invalid("a pretraining batch needs MLM and NSP/SOP labels".into()));
+        return Err(TrainError::Invalid(
+            "a pretraining batch needs MLM and NSP/SOP labels".into(),
+        ));
     };
-    let out =
-        model.encoder.forward(&batch.input_ids, Some(&batch.token_type_ids), batch.attention_mask.as_ref(), train);
+    let out = model.encoder.forward(
+        &batch.input_ids,
+        Some(&batch.token_type_ids),
+        batch.attention_mask.as_ref(),
+        train,
+    );
     let labels = labels.reshape([-1]);
-    let positions = labels.ne(bertlab_data::IGNORE_INDEX).nonzero().squeeze_dim(1);
+    let positions = labels
+        .ne(bertlab_data::IGNORE_INDEX)
+        .nonzero()
+        .squeeze_dim(1);
     let targets = labels.index_select(0, &positions);
     let mlm_logits = mlm.forward_at(&out.last_hidden_state, &positions, model.word_embeddings());
     let mlm_predictions = targets.size()[0];
@@ -158,11 +175,20 @@ pub fn pretraining_loss(model: &Model, batch: &BatchTensors, train: bool) -> Res
         // Nothing masked: a zero that keeps the graph, rather than the NaN of an empty mean.
         mlm_logits.sum(Kind::Float) * 0.0
     };
-    let pooled = out.pooler_output.as_ref().expect("a pretraining model has a pooler");
+    let pooled = out
+        .pooler_output
+        .as_ref()
+        .expect("a pretraining model has a pooler");
     let pair_logits = pair.forward(pooled, train);
     let pair_loss = cross_entropy(&pair_logits, pair_labels);
     let correct = |logits: &Tensor, targets: &Tensor| {
-        tch::no_grad(|| logits.argmax(-1, false).eq_tensor(targets).sum(Kind::Int64).int64_value(&[]))
+        tch::no_grad(|| {
+            logits
+                .argmax(-1, false)
+                .eq_tensor(targets)
+                .sum(Kind::Int64)
+                .int64_value(&[])
+        })
     };
     Ok(PretrainLoss {
         mlm_loss: mlm_loss.double_value(&[]),
@@ -196,10 +222,13 @@ pub fn pretraining_model(
 ) -> Result<Model> {
     let vocab_size = tokenizer.vocab_size() as i64;
     let (mut config, origin) = match source {
-        ModelSource::Preset(name) => {
-            (presets::preset(arch, name, vocab_size)?, format!("{} preset {name}", arch.model_type()))
+        ModelSource::Preset(name) => (
+            presets::preset(arch, name, vocab_size)?,
+            format!("{} preset {name}", arch.model_type()),
+        ),
+        ModelSource::ConfigFile(path) => {
+            (ModelConfig::from_file(path)?, path.display().to_string())
         }
-        ModelSource::ConfigFile(path) => (ModelConfig::from_file(path)?, path.display().to_string()),
     };
     if config.arch != arch {
         return Err(TrainError::Invalid(format!(
@@ -251,20 +280,41 @@ pub fn pretraining_tokenizer(
         TokenizerSource::Train { vocab_size } => {
             let files = corpus_files(corpus, "txt")?;
             if files.is_empty() {
-                return Err(TrainError::Corpus { dir: corpus.display().to_string(), msg: "has no *.txt files".into() });
+                return Err(TrainError::Corpus {
+                    dir: corpus.display().to_string(),
+                    msg: "has no *.txt files".into(),
+                });
             }
-            tracing::info!("training a {vocab_size}-token vocabulary on {} files", files.len());
+            tracing::info!(
+                "training a {vocab_size}-token vocabulary on {} files",
+                files.len()
+            );
             let tokenizer = match arch {
-                Arch::Bert => train_wordpiece(&files, &WordPieceTrainOptions { vocab_size, ..Default::default() })?,
-                Arch::Albert => {
-                    train_unigram(&files, &UnigramTrainOptions { vocab_size: vocab_size as u32, ..Default::default() })?
-                }
+                Arch::Bert => train_wordpiece(
+                    &files,
+                    &WordPieceTrainOptions {
+                        vocab_size,
+                        ..Default::default()
+                    },
+                )?,
+                Arch::Albert => train_unigram(
+                    &files,
+                    &UnigramTrainOptions {
+                        vocab_size: vocab_size as u32,
+                        ..Default::default()
+                    },
+                )?,
             };
-            (tokenizer, format!("the tokenizer trained on {}", corpus.display()))
+            (
+                tokenizer,
+                format!("the tokenizer trained on {}", corpus.display()),
+            )
         }
     };
     // Pretraining needs [CLS], [SEP] and [MASK]; say which file lacks them.
-    tokenizer.special_tokens().map_err(|e| TrainError::Invalid(format!("{origin}: {e}")))?;
+    tokenizer
+        .special_tokens()
+        .map_err(|e| TrainError::Invalid(format!("{origin}: {e}")))?;
     Ok(tokenizer)
 }
 
@@ -282,7 +332,10 @@ struct CorpusSplit {
 
 impl CorpusSplit {
     fn new(dir: &Path) -> Result<Self> {
-        let corpus_err = |msg: String| TrainError::Corpus { dir: dir.display().to_string(), msg };
+        let corpus_err = |msg: String| TrainError::Corpus {
+            dir: dir.display().to_string(),
+            msg,
+        };
         let mut files = corpus_files(dir, "txt")?;
         match files.len() {
             0 => Err(corpus_err("has no *.txt files".into())),
@@ -321,7 +374,9 @@ impl CorpusSplit {
     }
 
     fn train_documents(&self) -> Documents {
-        Box::new(CorpusReader::new(self.train_files.clone()).take(self.train_docs.unwrap_or(usize::MAX)))
+        Box::new(
+            CorpusReader::new(self.train_files.clone()).take(self.train_docs.unwrap_or(usize::MAX)),
+        )
     }
 
     fn held_out_documents(&self) -> Documents {
@@ -340,7 +395,8 @@ const SAMPLER_SALT: u64 = 2;
 const MASK_SALT: u64 = 3;
 
 fn salted(seed: u64, salt: u64, pool: u64) -> u64 {
-    seed.wrapping_add(salt.wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_add(pool.wrapping_mul(0xD1B5_4A32_D192_ED03))
+    seed.wrapping_add(salt.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(pool.wrapping_mul(0xD1B5_4A32_D192_ED03))
 }
 
 /// What turns documents into masked batches.
@@ -363,8 +419,14 @@ impl<'t> DataSpec<'t> {
         // BERT's max_predictions_per_seq: 20 at 128 tokens.
         let max_predictions = ((cfg.seq_len as f64) * 0.15).ceil() as usize;
         let (instances, masking) = match arch {
-            Arch::Bert => (InstanceConfig::bert(cfg.seq_len), MaskingConfig::bert(max_predictions)),
-            Arch::Albert => (InstanceConfig::albert(cfg.seq_len), MaskingConfig::albert(max_predictions)),
+            Arch::Bert => (
+                InstanceConfig::bert(cfg.seq_len),
+                MaskingConfig::bert(max_predictions),
+            ),
+            Arch::Albert => (
+                InstanceConfig::albert(cfg.seq_len),
+                MaskingConfig::albert(max_predictions),
+            ),
         };
         Ok(DataSpec {
             tokenizer,
@@ -381,24 +443,48 @@ impl<'t> DataSpec<'t> {
     }
 
     /// The next pool of documents as a dataset with its batch plan; None at the end.
-    fn next_pool(&self, docs: &mut Documents, data: u64, epoch: u64, pool: u64, shuffle: bool) -> Result<Option<Pool>> {
-        let documents: Vec<Document> = docs.by_ref().take(self.pool_docs).collect::<Result<_, _>>()?;
+    fn next_pool(
+        &self,
+        docs: &mut Documents,
+        data: u64,
+        epoch: u64,
+        pool: u64,
+        shuffle: bool,
+    ) -> Result<Option<Pool>> {
+        let documents: Vec<Document> = docs
+            .by_ref()
+            .take(self.pool_docs)
+            .collect::<Result<_, _>>()?;
         if documents.is_empty() {
             return Ok(None);
         }
         let tokenized = tokenize_documents(self.tokenizer, &documents)?;
         let mut rng = derived_rng(salted(self.seed, data + INSTANCE_SALT, pool), epoch, 0);
-        let instances = create_instances(&tokenized, &self.instances, self.cls, self.sep, &mut rng)?;
+        let instances =
+            create_instances(&tokenized, &self.instances, self.cls, self.sep, &mut rng)?;
         let lengths: Vec<usize> = instances.iter().map(|i| i.len()).collect();
         let sampler = if shuffle {
-            SamplerConfig::train(self.batch_size, salted(self.seed, data + SAMPLER_SALT, pool))
+            SamplerConfig::train(
+                self.batch_size,
+                salted(self.seed, data + SAMPLER_SALT, pool),
+            )
         } else {
             SamplerConfig::eval(self.batch_size)
         };
         let plan = plan_batches(&lengths, &sampler, epoch)?;
         let mask_seed = salted(self.seed, data + MASK_SALT, pool);
-        let dataset = PretrainDataset::new(instances, self.masking, self.vocab.clone(), self.pad, mask_seed)?;
-        Ok(Some(Pool { dataset, plan, next: 0 }))
+        let dataset = PretrainDataset::new(
+            instances,
+            self.masking,
+            self.vocab.clone(),
+            self.pad,
+            mask_seed,
+        )?;
+        Ok(Some(Pool {
+            dataset,
+            plan,
+            next: 0,
+        }))
     }
 }
 
@@ -424,7 +510,12 @@ struct BatchStream<'a> {
 
 impl<'a> BatchStream<'a> {
     /// The stream positioned after `batch_in_epoch` batches of `epoch`.
-    fn at(spec: &'a DataSpec<'a>, split: &'a CorpusSplit, epoch: usize, batch_in_epoch: usize) -> Result<Self> {
+    fn at(
+        spec: &'a DataSpec<'a>,
+        split: &'a CorpusSplit,
+        epoch: usize,
+        batch_in_epoch: usize,
+    ) -> Result<Self> {
         let mut stream = BatchStream {
             spec,
             split,
@@ -452,7 +543,9 @@ impl<'a> BatchStream<'a> {
                 }
             }
             let (epoch, pool) = (self.epoch as u64, self.pool_index);
-            self.pool = self.spec.next_pool(&mut self.docs, TRAINING, epoch, pool, true)?;
+            self.pool = self
+                .spec
+                .next_pool(&mut self.docs, TRAINING, epoch, pool, true)?;
             self.pool_index += 1;
             match &self.pool {
                 Some(p) => self.epoch_instances += p.dataset.len(),
@@ -488,12 +581,18 @@ impl<'a> BatchStream<'a> {
 }
 
 /// Up to `max_batches` batches of the held-out slice, cut and masked once.
-fn held_out_batches(spec: &DataSpec, split: &CorpusSplit, max_batches: usize) -> Result<Vec<Batch>> {
+fn held_out_batches(
+    spec: &DataSpec,
+    split: &CorpusSplit,
+    max_batches: usize,
+) -> Result<Vec<Batch>> {
     let mut docs = split.held_out_documents();
     let mut batches = Vec::new();
     let mut pool_index = 0;
     while batches.len() < max_batches {
-        let Some(pool) = spec.next_pool(&mut docs, HELD_OUT, 0, pool_index, false)? else { break };
+        let Some(pool) = spec.next_pool(&mut docs, HELD_OUT, 0, pool_index, false)? else {
+            break;
+        };
         for indices in pool.plan.iter().take(max_batches - batches.len()) {
             batches.push(pool.dataset.batch(indices, 0)?);
         }
@@ -545,7 +644,11 @@ fn evaluate(model: &Model, batches: &[Batch], device: Device) -> Result<Value> {
     let mut tally = Tally::default();
     tch::no_grad(|| -> Result<()> {
         for batch in batches {
-            tally.add(&pretraining_loss(model, &BatchTensors::new(batch, device), false)?);
+            tally.add(&pretraining_loss(
+                model,
+                &BatchTensors::new(batch, device),
+                false,
+            )?);
         }
         Ok(())
     })?;
@@ -559,7 +662,12 @@ fn evaluate(model: &Model, batches: &[Batch], device: Device) -> Result<Value> {
 fn fingerprint(cfg: &PretrainConfig, model: &Model, tokenizer: &Tokenizer) -> Result<String> {
     let files: Vec<(String, u64)> = corpus_files(&cfg.corpus, "txt")?
         .iter()
-        .map(|f| (f.display().to_string(), f.metadata().map(|m| m.len()).unwrap_or(0)))
+        .map(|f| {
+            (
+                f.display().to_string(),
+                f.metadata().map(|m| m.len()).unwrap_or(0),
+            )
+        })
         .collect();
     let v = json!({
         "config": cfg,
@@ -574,12 +682,22 @@ fn fingerprint(cfg: &PretrainConfig, model: &Model, tokenizer: &Tokenizer) -> Re
 /// writing into `out`: `tokenizer.json`, `checkpoint/` (resumable state), `model/` (HF format,
 /// loadable by transformers and by `bertlab finetune`), `metrics.jsonl` (training lines and
 /// held-out evaluations), `pretrain_config.json` and at the end `metrics.json`.
-pub fn pretrain(cfg: &PretrainConfig, model: &mut Model, tokenizer: &Tokenizer, out: &Path) -> Result<PretrainSummary> {
+pub fn pretrain(
+    cfg: &PretrainConfig,
+    model: &mut Model,
+    tokenizer: &Tokenizer,
+    out: &Path,
+) -> Result<PretrainSummary> {
     if cfg.steps == 0 || cfg.batch_size == 0 || cfg.grad_accum == 0 {
-        return Err(TrainError::Invalid("--steps, --batch-size and --grad-accum must be positive".into()));
+        return Err(TrainError::Invalid(
+            "--steps, --batch-size and --grad-accum must be positive".into(),
+        ));
     }
     if model.task != Task::Pretraining {
-        return Err(TrainError::Invalid(format!("pretraining needs a pretraining model, not {:?}", model.task)));
+        return Err(TrainError::Invalid(format!(
+            "pretraining needs a pretraining model, not {:?}",
+            model.task
+        )));
     }
     if model.config.max_position_embeddings < cfg.seq_len as i64 {
         return Err(TrainError::Invalid(format!(
@@ -597,7 +715,10 @@ pub fn pretrain(cfg: &PretrainConfig, model: &mut Model, tokenizer: &Tokenizer, 
     let spec = DataSpec::new(tokenizer, model.config.arch, cfg)?;
     let held_out = held_out_batches(&spec, &split, cfg.eval_batches)?;
     if held_out.is_empty() && cfg.eval_batches > 0 {
-        tracing::warn!("{}: the held-out slice gives no example; no evaluation", cfg.corpus.display());
+        tracing::warn!(
+            "{}: the held-out slice gives no example; no evaluation",
+            cfg.corpus.display()
+        );
     }
 
     let warmup_steps = cfg.warmup_steps.unwrap_or(cfg.steps / 10);
@@ -607,15 +728,32 @@ pub fn pretrain(cfg: &PretrainConfig, model: &mut Model, tokenizer: &Tokenizer, 
         total_steps: cfg.steps as i64,
         decay: DecayKind::Linear,
     };
-    let optim_config =
-        OptimConfig { lr: cfg.lr, weight_decay: cfg.weight_decay, ..OptimConfig::for_kind(cfg.optimizer) };
+    let optim_config = OptimConfig {
+        lr: cfg.lr,
+        weight_decay: cfg.weight_decay,
+        ..OptimConfig::for_kind(cfg.optimizer)
+    };
     optim_config.validate()?;
     let mut optimizer = Optimizer::new(&model.vs, optim_config);
     let fingerprint = fingerprint(cfg, model, tokenizer)?;
-    let mut state = start_state(&checkpoint_dir, cfg.resume, fingerprint, &mut model.vs, &mut optimizer)?;
+    let mut state = start_state(
+        &checkpoint_dir,
+        cfg.resume,
+        fingerprint,
+        &mut model.vs,
+        &mut optimizer,
+    )?;
     let mut stream = BatchStream::at(&spec, &split, state.epoch, state.batch_in_epoch)?;
-    let mut log = MetricsLog::open(&out.join("metrics.jsonl"), cfg.resume.then_some(state.global_step))?;
-    write(&out.join("pretrain_config.json"), serde_json::to_string_pretty(cfg).expect("config serialises").as_bytes())?;
+    let mut log = MetricsLog::open(
+        &out.join("metrics.jsonl"),
+        cfg.resume.then_some(state.global_step),
+    )?;
+    write(
+        &out.join("pretrain_config.json"),
+        serde_json::to_string_pretty(cfg)
+            .expect("config serialises")
+            .as_bytes(),
+    )?;
     let parameters = model.parameter_counts().total;
     tracing::info!(
         "pretraining {} ({parameters} parameters) for {} steps of {} × {} × {} tokens",
@@ -635,7 +773,11 @@ pub fn pretrain(cfg: &PretrainConfig, model: &mut Model, tokenizer: &Tokenizer, 
     while state.global_step < cfg.steps {
         let step_start = Instant::now();
         // Dropout masks depend only on the seed and the step, so a resumed run repeats them.
-        tch::manual_seed((cfg.seed as i64).wrapping_mul(1_000_003).wrapping_add(state.global_step as i64));
+        tch::manual_seed(
+            (cfg.seed as i64)
+                .wrapping_mul(1_000_003)
+                .wrapping_add(state.global_step as i64),
+        );
         for _ in 0..cfg.grad_accum {
             let batch = BatchTensors::new(&stream.next_batch()?, cfg.device);
             let losses = pretraining_loss(model, &batch, true)?;
@@ -657,7 +799,8 @@ pub fn pretrain(cfg: &PretrainConfig, model: &mut Model, tokenizer: &Tokenizer, 
         let finished = step == cfg.steps;
 
         if step % cfg.log_every.max(1) == 0 || finished {
-            let tokens_per_s = window_tokens as f64 / window_start.elapsed().as_secs_f64().max(1e-9);
+            let tokens_per_s =
+                window_tokens as f64 / window_start.elapsed().as_secs_f64().max(1e-9);
             let mut line = window.metrics();
             bar.set_message(format!(
                 "loss {:.4} mlm acc {:.3} pair acc {:.3} {tokens_per_s:.0} tok/s",
@@ -673,7 +816,8 @@ pub fn pretrain(cfg: &PretrainConfig, model: &mut Model, tokenizer: &Tokenizer, 
             log.write(&line)?;
             (window, window_tokens, window_start) = (Tally::default(), 0, Instant::now());
         }
-        if !held_out.is_empty() && (finished || (cfg.eval_every > 0 && step % cfg.eval_every == 0)) {
+        if !held_out.is_empty() && (finished || (cfg.eval_every > 0 && step % cfg.eval_every == 0))
+        {
             let eval = evaluate(model, &held_out, cfg.device)?;
             tracing::info!("step {step}: held-out {eval}");
             log.write(&json!({"step": step, "epoch": state.epoch, "eval": eval}))?;
@@ -701,7 +845,12 @@ pub fn pretrain(cfg: &PretrainConfig, model: &mut Model, tokenizer: &Tokenizer, 
     Ok(summary)
 }
 
-fn summary(state: &TrainerState, parameters: i64, eval: Option<Value>, finished: bool) -> PretrainSummary {
+fn summary(
+    state: &TrainerState,
+    parameters: i64,
+    eval: Option<Value>,
+    finished: bool,
+) -> PretrainSummary {
     PretrainSummary {
         steps: state.global_step,
         epoch: state.epoch,

@@ -3,9 +3,9 @@
 use crate::error::{Result, TrainError};
 use crate::finetune::{cross_entropy, BatchTensors, Evaluation, FinetuneTask, Split};
 use bertlab_data::{
-    build_classification_features, build_ner_features, collate, merge_window_predictions, plan_batches,
-    read_tsv, ClassLabels, ClassificationFeature, ConllOptions, NerConfig, NerFeature,
-    NerSplits, SamplerConfig, Sentence, TagScheme, TsvOptions, format_conlleval,
+    build_classification_features, build_ner_features, collate, format_conlleval,
+    merge_window_predictions, plan_batches, read_tsv, ClassLabels, ClassificationFeature,
+    ConllOptions, NerConfig, NerFeature, NerSplits, SamplerConfig, Sentence, TagScheme, TsvOptions,
 };
 use bertlab_metrics::{classification_report, Mode, NerEvaluator, Scheme};
 use bertlab_models::Model;
@@ -17,7 +17,10 @@ use tch::{Device, Kind, Tensor};
 /// Window settings for a maximum length: windows overlap by about a quarter of their room.
 pub fn ner_config(max_seq_len: usize) -> NerConfig {
     let room = max_seq_len.saturating_sub(2);
-    NerConfig { max_len: max_seq_len, stride: (room / 4).min(32) }
+    NerConfig {
+        max_len: max_seq_len,
+        stride: (room / 4).min(32),
+    }
 }
 
 /// Runs the model over `examples` in length-sorted eval batches and returns, per example, the
@@ -31,19 +34,34 @@ fn predict_rows<E: bertlab_data::Example>(
     device: Device,
 ) -> Result<Vec<(Vec<i64>, Vec<f64>)>> {
     let lengths: Vec<usize> = examples.iter().map(|e| e.seq_len()).collect();
-    let sampler = SamplerConfig { bucket: true, ..SamplerConfig::eval(batch_size) };
+    let sampler = SamplerConfig {
+        bucket: true,
+        ..SamplerConfig::eval(batch_size)
+    };
     let mut rows: Vec<(Vec<i64>, Vec<f64>)> = vec![(vec![], vec![]); examples.len()];
     for indices in plan_batches(&lengths, &sampler, 0)? {
         let batch = collate(examples, &indices, pad_id, None)?;
         let t = BatchTensors::new(&batch, device);
         let logits = tch::no_grad(|| {
-            model.forward(&t.input_ids, Some(&t.token_type_ids), t.attention_mask.as_ref(), false).logits
+            model
+                .forward(
+                    &t.input_ids,
+                    Some(&t.token_type_ids),
+                    t.attention_mask.as_ref(),
+                    false,
+                )
+                .logits
         })
         .expect("a classification model has logits");
         let probs = logits.to_kind(Kind::Float).softmax(-1, Kind::Float);
         let (best_p, best) = probs.max_dim(-1, false);
-        let best = best.to_device(Device::Cpu).reshape([indices.len() as i64, -1]);
-        let best_p = best_p.to_device(Device::Cpu).to_kind(Kind::Double).reshape([indices.len() as i64, -1]);
+        let best = best
+            .to_device(Device::Cpu)
+            .reshape([indices.len() as i64, -1]);
+        let best_p = best_p
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Double)
+            .reshape([indices.len() as i64, -1]);
         for (r, &i) in indices.iter().enumerate() {
             let ids: Vec<i64> = Vec::try_from(best.get(r as i64))?;
             let ps: Vec<f64> = Vec::try_from(best_p.get(r as i64))?;
@@ -66,7 +84,12 @@ pub struct NerTask {
 
 impl NerTask {
     /// Reads the splits of `data_dir` and builds windowed features with `tokenizer`.
-    pub fn load(data_dir: &Path, tokenizer: &Tokenizer, max_seq_len: usize, device: Device) -> Result<Self> {
+    pub fn load(
+        data_dir: &Path,
+        tokenizer: &Tokenizer,
+        max_seq_len: usize,
+        device: Device,
+    ) -> Result<Self> {
         let splits = NerSplits::load(data_dir, &ConllOptions::default(), Some(TagScheme::Iob2))?;
         let config = ner_config(max_seq_len);
         let features = |file: &bertlab_data::ConllFile, ids: &[Vec<i64>]| {
@@ -88,7 +111,14 @@ impl NerTask {
             splits.labels.names()
         );
         let pad_id = tokenizer.special_tokens()?.pad;
-        Ok(NerTask { splits, train, dev, test, pad_id, device })
+        Ok(NerTask {
+            splits,
+            train,
+            dev,
+            test,
+            pad_id,
+            device,
+        })
     }
 
     fn split(&self, split: Split) -> (&[Sentence], &[NerFeature]) {
@@ -111,8 +141,10 @@ pub fn predict_ner_words(
     device: Device,
 ) -> Result<Vec<Vec<(String, f64)>>> {
     let rows = predict_rows(model, features, pad_id, batch_size, device)?;
-    let per_token: Vec<Vec<(i64, f64)>> =
-        rows.into_iter().map(|(ids, ps)| ids.into_iter().zip(ps).collect()).collect();
+    let per_token: Vec<Vec<(i64, f64)>> = rows
+        .into_iter()
+        .map(|(ids, ps)| ids.into_iter().zip(ps).collect())
+        .collect();
     let merged = merge_window_predictions(features, &per_token, num_words)?;
     merged
         .into_iter()
@@ -120,9 +152,9 @@ pub fn predict_ner_words(
             words
                 .into_iter()
                 .map(|(id, p)| {
-                    let name = labels
-                        .get(id as usize)
-                        .ok_or_else(|| TrainError::Invalid(format!("predicted label id {id} has no name")))?;
+                    let name = labels.get(id as usize).ok_or_else(|| {
+                        TrainError::Invalid(format!("predicted label id {id} has no name"))
+                    })?;
                     Ok((name.clone(), p))
                 })
                 .collect()
@@ -140,8 +172,16 @@ impl FinetuneTask for NerTask {
     }
 
     fn loss(&self, model: &Model, batch: &BatchTensors, train: bool) -> Tensor {
-        let out = model.forward(&batch.input_ids, Some(&batch.token_type_ids), batch.attention_mask.as_ref(), train);
-        cross_entropy(&out.logits.expect("token classifier"), batch.token_labels.as_ref().expect("NER labels"))
+        let out = model.forward(
+            &batch.input_ids,
+            Some(&batch.token_type_ids),
+            batch.attention_mask.as_ref(),
+            train,
+        );
+        cross_entropy(
+            &out.logits.expect("token classifier"),
+            batch.token_labels.as_ref().expect("NER labels"),
+        )
     }
 
     fn has_split(&self, split: Split) -> bool {
@@ -156,8 +196,19 @@ impl FinetuneTask for NerTask {
         let (sentences, features) = self.split(split);
         let num_words: Vec<usize> = sentences.iter().map(|s| s.words.len()).collect();
         let labels = self.labels();
-        let predicted = predict_ner_words(model, features, &num_words, &labels, self.pad_id, batch_size, self.device)?;
-        let tags: Vec<Vec<String>> = predicted.into_iter().map(|w| w.into_iter().map(|(t, _)| t).collect()).collect();
+        let predicted = predict_ner_words(
+            model,
+            features,
+            &num_words,
+            &labels,
+            self.pad_id,
+            batch_size,
+            self.device,
+        )?;
+        let tags: Vec<Vec<String>> = predicted
+            .into_iter()
+            .map(|w| w.into_iter().map(|(t, _)| t).collect())
+            .collect();
         let mut evaluator = NerEvaluator::new(Scheme::Iob2, Mode::Conlleval);
         for (s, pred) in sentences.iter().zip(&tags) {
             evaluator
@@ -189,21 +240,48 @@ pub struct ClassifyTask {
 }
 
 impl ClassifyTask {
-    pub fn load(data_dir: &Path, tokenizer: &Tokenizer, max_seq_len: usize, device: Device) -> Result<Self> {
+    pub fn load(
+        data_dir: &Path,
+        tokenizer: &Tokenizer,
+        max_seq_len: usize,
+        device: Device,
+    ) -> Result<Self> {
         let options = TsvOptions::default();
         let train_file = read_tsv(data_dir.join("train.tsv"), &options)?;
         let labels = ClassLabels::from_train(&train_file);
         let train = build_classification_features(tokenizer, &train_file, &labels, max_seq_len)?;
         let dev_file = read_tsv(data_dir.join("dev.tsv"), &options)?;
         let dev = build_classification_features(tokenizer, &dev_file, &labels, max_seq_len)?;
-        let test_file = ["test.tsv", "test_unofficial.tsv"].iter().map(|n| data_dir.join(n)).find(|p| p.is_file());
+        let test_file = ["test.tsv", "test_unofficial.tsv"]
+            .iter()
+            .map(|n| data_dir.join(n))
+            .find(|p| p.is_file());
         let test = match &test_file {
-            Some(p) => build_classification_features(tokenizer, &read_tsv(p, &options)?, &labels, max_seq_len)?,
+            Some(p) => build_classification_features(
+                tokenizer,
+                &read_tsv(p, &options)?,
+                &labels,
+                max_seq_len,
+            )?,
             None => vec![],
         };
-        tracing::info!("classification data: {} / {} / {} examples, labels {:?}", train.len(), dev.len(), test.len(), labels.names());
+        tracing::info!(
+            "classification data: {} / {} / {} examples, labels {:?}",
+            train.len(),
+            dev.len(),
+            test.len(),
+            labels.names()
+        );
         let pad_id = tokenizer.special_tokens()?.pad;
-        Ok(ClassifyTask { labels, train, dev, test, test_file, pad_id, device })
+        Ok(ClassifyTask {
+            labels,
+            train,
+            dev,
+            test,
+            test_file,
+            pad_id,
+            device,
+        })
     }
 }
 
@@ -217,8 +295,16 @@ impl FinetuneTask for ClassifyTask {
     }
 
     fn loss(&self, model: &Model, batch: &BatchTensors, train: bool) -> Tensor {
-        let out = model.forward(&batch.input_ids, Some(&batch.token_type_ids), batch.attention_mask.as_ref(), train);
-        cross_entropy(&out.logits.expect("sequence classifier"), batch.sequence_labels.as_ref().expect("labels"))
+        let out = model.forward(
+            &batch.input_ids,
+            Some(&batch.token_type_ids),
+            batch.attention_mask.as_ref(),
+            train,
+        );
+        cross_entropy(
+            &out.logits.expect("sequence classifier"),
+            batch.sequence_labels.as_ref().expect("labels"),
+        )
     }
 
     fn labels(&self) -> Vec<String> {
@@ -247,7 +333,10 @@ impl FinetuneTask for ClassifyTask {
                 metrics["file"] = json!(p.file_name().map(|n| n.to_string_lossy().into_owned()));
             }
         }
-        let predictions: String = predicted.iter().map(|&p| format!("{}\n", self.labels.names()[p])).collect();
+        let predictions: String = predicted
+            .iter()
+            .map(|&p| format!("{}\n", self.labels.names()[p]))
+            .collect();
         Ok(Evaluation {
             score: report.accuracy,
             metrics,

@@ -14,9 +14,23 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use tch::{Device, Tensor};
 
-const SUBJECTS: [&str; 6] = ["the cat", "a dog", "my friend", "the old man", "his sister", "the teacher"];
+const SUBJECTS: [&str; 6] = [
+    "the cat",
+    "a dog",
+    "my friend",
+    "the old man",
+    "his sister",
+    "the teacher",
+];
 const VERBS: [&str; 6] = ["sees", "likes", "finds", "follows", "paints", "calls"];
-const OBJECTS: [&str; 6] = ["the ball", "a red house", "the river", "some bread", "the small bird", "a green tree"];
+const OBJECTS: [&str; 6] = [
+    "the ball",
+    "a red house",
+    "the river",
+    "some bread",
+    "the small bird",
+    "a green tree",
+];
 const PLACES: [&str; 4] = ["in the park", "at home", "near the lake", "in the city"];
 
 /// Model initialisation and dropout draw from libtorch's one global generator: tests that
@@ -50,11 +64,26 @@ fn write_corpus(dir: &Path, files: usize, docs: usize) {
 }
 
 fn tokenizer(arch: Arch, corpus: &Path, out: &Path) -> Tokenizer {
-    pretraining_tokenizer(TokenizerSource::Train { vocab_size: 200 }, arch, corpus, out, false).unwrap()
+    pretraining_tokenizer(
+        TokenizerSource::Train { vocab_size: 200 },
+        arch,
+        corpus,
+        out,
+        false,
+    )
+    .unwrap()
 }
 
 fn tiny(arch: Arch, tokenizer: &Tokenizer, seq_len: usize) -> Model {
-    pretraining_model(arch, ModelSource::Preset("tiny"), tokenizer, seq_len, 0, Device::Cpu).unwrap()
+    pretraining_model(
+        arch,
+        ModelSource::Preset("tiny"),
+        tokenizer,
+        seq_len,
+        0,
+        Device::Cpu,
+    )
+    .unwrap()
 }
 
 fn config(corpus: &Path, steps: usize) -> PretrainConfig {
@@ -86,14 +115,22 @@ fn log_lines(out: &Path) -> Vec<Value> {
 }
 
 fn losses(out: &Path) -> Vec<f64> {
-    log_lines(out).iter().filter_map(|v| v["loss"].as_f64()).collect()
+    log_lines(out)
+        .iter()
+        .filter_map(|v| v["loss"].as_f64())
+        .collect()
 }
 
 /// A batch of random ids with a few masked positions per row and padding in the last row.
 fn random_batch(vocab: i64, rows: usize, len: usize) -> Batch {
     tch::manual_seed(11);
-    let ids: Vec<i64> =
-        Vec::try_from(Tensor::randint_low(5, vocab, [(rows * len) as i64], (tch::Kind::Int64, Device::Cpu))).unwrap();
+    let ids: Vec<i64> = Vec::try_from(Tensor::randint_low(
+        5,
+        vocab,
+        [(rows * len) as i64],
+        (tch::Kind::Int64, Device::Cpu),
+    ))
+    .unwrap();
     let mut input_ids = ids.clone();
     let mut labels = vec![IGNORE_INDEX; rows * len];
     let mut mask = vec![1i64; rows * len];
@@ -111,7 +148,9 @@ fn random_batch(vocab: i64, rows: usize, len: usize) -> Batch {
         batch_size: rows,
         seq_len: len,
         input_ids,
-        token_type_ids: (0..rows * len).map(|i| i64::from(i % len >= len / 2)).collect(),
+        token_type_ids: (0..rows * len)
+            .map(|i| i64::from(i % len >= len / 2))
+            .collect(),
         attention_mask: mask,
         token_labels: Some(labels),
         sequence_labels: Some((0..rows as i64).map(|r| r % 2).collect()),
@@ -127,7 +166,11 @@ fn gradients(model: &Model) -> Vec<(String, Tensor)> {
         .into_iter()
         .map(|(name, var)| {
             let mut g = var.grad();
-            let copy = if g.defined() { g.copy() } else { g.shallow_clone() };
+            let copy = if g.defined() {
+                g.copy()
+            } else {
+                g.shallow_clone()
+            };
             if g.defined() {
                 let _ = g.zero_();
             }
@@ -155,16 +198,30 @@ fn the_masked_only_head_gives_the_full_heads_loss_and_gradients() {
         let masked_grads = gradients(&model);
 
         tch::manual_seed(5);
-        let out = model.forward(&batch.input_ids, Some(&batch.token_type_ids), batch.attention_mask.as_ref(), true);
-        let full_mlm = cross_entropy(out.mlm_logits.as_ref().unwrap(), batch.token_labels.as_ref().unwrap());
-        let full_pair = cross_entropy(out.pair_logits.as_ref().unwrap(), batch.sequence_labels.as_ref().unwrap());
+        let out = model.forward(
+            &batch.input_ids,
+            Some(&batch.token_type_ids),
+            batch.attention_mask.as_ref(),
+            true,
+        );
+        let full_mlm = cross_entropy(
+            out.mlm_logits.as_ref().unwrap(),
+            batch.token_labels.as_ref().unwrap(),
+        );
+        let full_pair = cross_entropy(
+            out.pair_logits.as_ref().unwrap(),
+            batch.sequence_labels.as_ref().unwrap(),
+        );
         let full_loss = &full_mlm + &full_pair;
         full_loss.backward();
         let full_grads = gradients(&model);
 
         let (a, b) = (masked.mlm_loss, full_mlm.double_value(&[]));
         assert!((a - b).abs() <= 1e-6, "{arch:?} MLM loss {a} vs {b}");
-        assert!((masked.loss.double_value(&[]) - full_loss.double_value(&[])).abs() <= 1e-6, "{arch:?} loss");
+        assert!(
+            (masked.loss.double_value(&[]) - full_loss.double_value(&[])).abs() <= 1e-6,
+            "{arch:?} loss"
+        );
         assert_eq!(masked.mlm_predictions, 9);
         assert_eq!(masked_grads.len(), full_grads.len());
         let mut checked = 0;
@@ -175,10 +232,17 @@ fn the_masked_only_head_gives_the_full_heads_loss_and_gradients() {
             }
             let diff = (a - b).abs().max().double_value(&[]);
             assert!(diff <= 1e-6, "{arch:?} {name}: gradients differ by {diff}");
-            assert!(a.abs().max().double_value(&[]) > 0.0, "{arch:?} {name}: no gradient");
+            assert!(
+                a.abs().max().double_value(&[]) > 0.0,
+                "{arch:?} {name}: no gradient"
+            );
             checked += 1;
         }
-        assert_eq!(checked, full_grads.len(), "{arch:?}: every parameter has a gradient");
+        assert_eq!(
+            checked,
+            full_grads.len(),
+            "{arch:?}: every parameter has a gradient"
+        );
     }
 }
 
@@ -195,17 +259,32 @@ fn loss_falls_on_a_small_corpus() {
         assert!(summary.finished && summary.steps == 40);
         let l = losses(&out);
         assert_eq!(l.len(), 40);
-        let (first, last) = (l[..5].iter().sum::<f64>() / 5.0, l[35..].iter().sum::<f64>() / 5.0);
+        let (first, last) = (
+            l[..5].iter().sum::<f64>() / 5.0,
+            l[35..].iter().sum::<f64>() / 5.0,
+        );
         assert!(last < first - 0.5, "{arch:?}: loss {first:.3} -> {last:.3}");
-        let evals: Vec<Value> = log_lines(&out).into_iter().filter(|v| v.get("eval").is_some()).collect();
-        assert_eq!(evals.len(), 4, "{arch:?}: held-out evaluations at steps 10, 20, 30, 40");
+        let evals: Vec<Value> = log_lines(&out)
+            .into_iter()
+            .filter(|v| v.get("eval").is_some())
+            .collect();
+        assert_eq!(
+            evals.len(),
+            4,
+            "{arch:?}: held-out evaluations at steps 10, 20, 30, 40"
+        );
         let mlm = |v: &Value| v["eval"]["mlm_loss"].as_f64().unwrap();
-        assert!(mlm(&evals[3]) < mlm(&evals[0]), "{arch:?}: held-out MLM loss falls");
+        assert!(
+            mlm(&evals[3]) < mlm(&evals[0]),
+            "{arch:?}: held-out MLM loss falls"
+        );
         for key in ["mlm_acc", "pair_acc"] {
             let acc = evals[3]["eval"][key].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&acc), "{arch:?}: {key} {acc}");
         }
-        assert!(out.join("model/config.json").is_file() && out.join("model/tokenizer.json").is_file());
+        assert!(
+            out.join("model/config.json").is_file() && out.join("model/tokenizer.json").is_file()
+        );
         assert!(out.join("checkpoint/state.json").is_file());
     }
 }
@@ -218,24 +297,43 @@ fn a_resumed_run_reproduces_the_uninterrupted_one() {
     write_corpus(&corpus, 2, 12);
     let tok = tokenizer(Arch::Bert, &corpus, tmp.path());
     // Small pools and accumulation, so the interruption falls inside a pool of an epoch > 0.
-    let cfg = PretrainConfig { pool_docs: 4, grad_accum: 2, batch_size: 4, eval_every: 4, ..config(&corpus, 16) };
+    let cfg = PretrainConfig {
+        pool_docs: 4,
+        grad_accum: 2,
+        batch_size: 4,
+        eval_every: 4,
+        ..config(&corpus, 16)
+    };
 
     let whole = tmp.path().join("whole");
     pretrain(&cfg, &mut tiny(Arch::Bert, &tok, 32), &tok, &whole).unwrap();
 
     let resumed = tmp.path().join("resumed");
     let first = pretrain(
-        &PretrainConfig { stop_after: Some(7), ..cfg.clone() },
+        &PretrainConfig {
+            stop_after: Some(7),
+            ..cfg.clone()
+        },
         &mut tiny(Arch::Bert, &tok, 32),
         &tok,
         &resumed,
     )
     .unwrap();
     assert!(!first.finished && first.steps == 7);
-    assert!(first.epoch > 0, "the interruption falls after the first epoch");
-    let second =
-        pretrain(&PretrainConfig { resume: true, ..cfg.clone() }, &mut tiny(Arch::Bert, &tok, 32), &tok, &resumed)
-            .unwrap();
+    assert!(
+        first.epoch > 0,
+        "the interruption falls after the first epoch"
+    );
+    let second = pretrain(
+        &PretrainConfig {
+            resume: true,
+            ..cfg.clone()
+        },
+        &mut tiny(Arch::Bert, &tok, 32),
+        &tok,
+        &resumed,
+    )
+    .unwrap();
     assert!(second.finished && second.steps == 16);
 
     let (a, b) = (log_lines(&resumed), log_lines(&whole));
@@ -244,12 +342,22 @@ fn a_resumed_run_reproduces_the_uninterrupted_one() {
     }
     assert_eq!(a.len(), b.len());
     let weights = |d: &Path| std::fs::read(d.join("model/model.safetensors")).unwrap();
-    assert!(weights(&resumed) == weights(&whole), "the final weights are identical");
+    assert!(
+        weights(&resumed) == weights(&whole),
+        "the final weights are identical"
+    );
 
     // A checkpoint of other settings is refused rather than silently continued.
-    let other = PretrainConfig { resume: true, lr: 1e-3, ..cfg };
+    let other = PretrainConfig {
+        resume: true,
+        lr: 1e-3,
+        ..cfg
+    };
     let err = pretrain(&other, &mut tiny(Arch::Bert, &tok, 32), &tok, &resumed).unwrap_err();
-    assert!(matches!(err, TrainError::Checkpoint { .. }) && err.to_string().contains("other settings"), "{err}");
+    assert!(
+        matches!(err, TrainError::Checkpoint { .. }) && err.to_string().contains("other settings"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -261,8 +369,16 @@ fn a_corpus_too_small_for_one_example_is_a_clear_error() {
     for arch in [Arch::Bert, Arch::Albert] {
         let tok = tokenizer(arch, &good, tmp.path());
         let cases: [(&str, &str, &str); 3] = [
-            ("one_doc", "the cat sees the ball .\n", "too small for a single pretraining example"),
-            ("empty", "\n\n", "too small for a single pretraining example"),
+            (
+                "one_doc",
+                "the cat sees the ball .\n",
+                "too small for a single pretraining example",
+            ),
+            (
+                "empty",
+                "\n\n",
+                "too small for a single pretraining example",
+            ),
             ("no_text", "", "has no *.txt files"),
         ];
         for (name, text, expected) in cases {
@@ -271,24 +387,47 @@ fn a_corpus_too_small_for_one_example_is_a_clear_error() {
             if !text.is_empty() {
                 std::fs::write(dir.join("a.txt"), text).unwrap();
             }
-            let err = pretrain(&config(&dir, 5), &mut tiny(arch, &tok, 32), &tok, &tmp.path().join("out")).unwrap_err();
+            let err = pretrain(
+                &config(&dir, 5),
+                &mut tiny(arch, &tok, 32),
+                &tok,
+                &tmp.path().join("out"),
+            )
+            .unwrap_err();
             let msg = err.to_string();
             assert!(matches!(err, TrainError::Corpus { .. }), "{msg}");
-            assert!(msg.contains(&dir.display().to_string()) && msg.contains(expected), "{name}: {msg}");
+            assert!(
+                msg.contains(&dir.display().to_string()) && msg.contains(expected),
+                "{name}: {msg}"
+            );
         }
     }
     // ALBERT's SOP needs two tokens in a document: one-token documents give no instance at all.
     // (A WordPiece vocabulary keeps whole words as one token.)
     let tok = tokenizer(Arch::Bert, &good, tmp.path());
-    let words = SUBJECTS.iter().chain(&OBJECTS).chain(&PLACES).flat_map(|p| p.split(' '));
-    let word = words.clone().find(|w| tok.encode(w, false).unwrap().len() == 1).expect("a one-token word");
+    let words = SUBJECTS
+        .iter()
+        .chain(&OBJECTS)
+        .chain(&PLACES)
+        .flat_map(|p| p.split(' '));
+    let word = words
+        .clone()
+        .find(|w| tok.encode(w, false).unwrap().len() == 1)
+        .expect("a one-token word");
     let dir = tmp.path().join("one_token_docs");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("a.txt"), format!("{word}\n\n{word}\n\n{word}\n")).unwrap();
-    let err = pretrain(&config(&dir, 5), &mut tiny(Arch::Albert, &tok, 32), &tok, &tmp.path().join("out")).unwrap_err();
+    let err = pretrain(
+        &config(&dir, 5),
+        &mut tiny(Arch::Albert, &tok, 32),
+        &tok,
+        &tmp.path().join("out"),
+    )
+    .unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.contains(&dir.display().to_string()) && msg.contains("too small for a single pretraining example"),
+        msg.contains(&dir.display().to_string())
+            && msg.contains("too small for a single pretraining example"),
         "{msg}"
     );
 }
@@ -299,8 +438,26 @@ fn positions_must_cover_the_sequence_length() {
     let tmp = tempfile::tempdir().unwrap();
     write_corpus(&tmp.path().join("corpus"), 1, 4);
     let tok = tokenizer(Arch::Bert, &tmp.path().join("corpus"), tmp.path());
-    let err = pretraining_model(Arch::Bert, ModelSource::Preset("tiny"), &tok, 1024, 0, Device::Cpu).err().unwrap();
+    let err = pretraining_model(
+        Arch::Bert,
+        ModelSource::Preset("tiny"),
+        &tok,
+        1024,
+        0,
+        Device::Cpu,
+    )
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("max_position_embeddings"), "{err}");
-    let err = pretraining_model(Arch::Albert, ModelSource::Preset("huge"), &tok, 32, 0, Device::Cpu).err().unwrap();
+    let err = pretraining_model(
+        Arch::Albert,
+        ModelSource::Preset("huge"),
+        &tok,
+        32,
+        0,
+        Device::Cpu,
+    )
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("unknown albert preset"), "{err}");
 }
