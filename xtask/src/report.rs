@@ -368,10 +368,11 @@ fn plots(out: &Path, r: &Value) -> Result<()> {
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
-            .build_cartesian_2d((0..2).into_segmented(), 0.0..ymax)?;
+            .build_cartesian_2d((0..1).into_segmented(), 0.0..ymax)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(0) => "BERT".into(),
                 SegmentValue::CenterOf(1) => "ALBERT".into(),

@@ -142,6 +142,7 @@ fn pretrain_and_finetune(arch: &str, class: &str) {
         "pair_acc",
         "lr",
         "tokens_per_s",
+        "train_seconds",
     ] {
         assert!(train[5][key].is_number(), "{arch}: {key} in {}", train[5]);
     }

@@ -55,6 +55,7 @@ pub fn check_cases(
             match (got, expected.get(&key)) {
                 (Some(got), Some(want)) => {
                     let d = max_abs_diff(got, want);
+                    eprintln!("{label} {key}: max abs diff {d:.2e}");
                     assert!(d <= tol, "{label} {key}: max abs diff {d:e} > {tol:e}");
                     compared += 1;
                 }

@@ -108,7 +108,10 @@ fn log_lines(out: &Path) -> Vec<Value> {
         .lines()
         .map(|l| {
             let mut v: Value = serde_json::from_str(l).unwrap();
-            v.as_object_mut().unwrap().remove("tokens_per_s");
+            // Wall-clock figures differ between runs; everything else must repeat.
+            let fields = v.as_object_mut().unwrap();
+            fields.remove("tokens_per_s");
+            fields.remove("train_seconds");
             v
         })
         .collect()
