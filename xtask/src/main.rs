@@ -5,7 +5,7 @@
 //! - `test`: run every test of the workspace (runs `setup` first).
 //! - `download`, `reproduce`, `bench`: see `--help`.
 
-mod bench_pretrain;
+mod bench_hf;
 mod report;
 mod reproduce;
 mod setup;
@@ -88,7 +88,7 @@ enum Cmd {
     GenFixtures,
     /// Run the criterion benchmarks; `bench pretrain` compares pretraining with HF transformers.
     Bench {
-        /// Benchmark name filter (e.g. `encoder`, `score`), or `pretrain`.
+        /// Benchmark name filter (e.g. `encoder`, `score`), or `pretrain` / `finetune` (against HF).
         filter: Option<String>,
         #[arg(long, value_enum, default_value = "auto")]
         device: DeviceArg,
@@ -186,9 +186,13 @@ fn main() -> Result<()> {
             seq_len,
         } => {
             setup::ensure()?;
+            if filter.as_deref() == Some("finetune") {
+                let data = reproduce::data_dir(None)?;
+                return bench_hf::bench_finetune(40, batch_size, device.as_str(), &data);
+            }
             if filter.as_deref() == Some("pretrain") {
                 let data = reproduce::data_dir(None)?;
-                return bench_pretrain::bench_pretrain(
+                return bench_hf::bench_pretrain(
                     &sizes,
                     batch_size,
                     seq_len,

@@ -1,6 +1,7 @@
-//! `cargo xtask bench pretrain`: pretraining throughput and peak memory of bertlab against HF
-//! transformers (PyTorch eager, the same torch), side by side in one process tree, for BERT and
-//! ALBERT at several sizes; prints the ratios.
+//! Benchmarks against HF transformers, run side by side in one process tree with the same
+//! torch: `cargo xtask bench pretrain` (pretraining throughput and peak memory, BERT and ALBERT
+//! at several sizes) and `cargo xtask bench finetune` (NER fine-tuning time per step against
+//! the transformers recipe). Both print the ratios.
 
 use crate::reproduce::json_file;
 use crate::{run, setup, workspace_root};
@@ -144,5 +145,91 @@ pub fn bench_pretrain(
     let report: PathBuf = root.join("report.json");
     std::fs::write(&report, serde_json::to_string_pretty(&rows)?)?;
     eprintln!("xtask: wrote {}", report.display());
+    Ok(())
+}
+
+/// `cargo xtask bench finetune`: NER fine-tuning time per step (and so per epoch) of bertlab
+/// against the HF transformers recipe with dynamic padding and with the comparison article's
+/// `padding='max_length'`, on all-MiniLM-L6-v2 and the CoNLL-2003 training split, side by side.
+pub fn bench_finetune(steps: usize, batch: usize, device: &str, data: &Path) -> Result<()> {
+    let python = setup::python().context("no Python with torch: run `cargo xtask setup`")?;
+    let model = setup::minilm_dir()
+        .context("all-MiniLM-L6-v2 is not installed: run `cargo xtask setup`")?;
+    run(crate::cargo().args(["build", "--release", "--bin", "bertlab"]))?;
+    let bin = workspace_root().join("target/release/bertlab");
+    let root = workspace_root().join("target/bench-finetune");
+    // The full training split; small dev and test files, since only training is timed.
+    let conll = root.join("conll");
+    std::fs::create_dir_all(&conll)?;
+    std::fs::copy(data.join("conll2003/train.txt"), conll.join("train.txt"))?;
+    for split in ["dev", "test"] {
+        let text = std::fs::read_to_string(data.join(format!("conll2003/{split}.txt")))?;
+        let head: Vec<&str> = text.split("\n\n").take(100).collect();
+        std::fs::write(conll.join(format!("{split}.txt")), head.join("\n\n") + "\n")?;
+    }
+    let ours_dir = root.join("bertlab");
+    let _ = std::fs::remove_dir_all(&ours_dir);
+    run(Command::new(&bin)
+        .args(["finetune", "ner", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(&conll)
+        .arg("--out")
+        .arg(&ours_dir)
+        .args([
+            "--max-steps",
+            &steps.to_string(),
+            "--batch-size",
+            &batch.to_string(),
+            "--device",
+            device,
+        ])
+        .env("RUST_LOG", "warn"))?;
+    let ours = json_file(&ours_dir.join("metrics.json"))?["training"].clone();
+    let ours_step = ours["train_seconds"].as_f64().unwrap_or(f64::NAN)
+        / ours["steps"].as_f64().unwrap_or(f64::NAN);
+    let mut rows = vec![
+        json!({"run": "bertlab", "seconds_per_step": ours_step, "tokens_per_second": ours["tokens_per_second"]}),
+    ];
+    for padding in ["dynamic", "max_length"] {
+        let out = root.join(format!("hf-{padding}"));
+        run(Command::new(&python)
+            .arg(workspace_root().join("benches/hf_reference/finetune_ner.py"))
+            .arg("--model")
+            .arg(&model)
+            .arg("--data")
+            .arg(&conll)
+            .arg("--out")
+            .arg(&out)
+            .args([
+                "--max-steps",
+                &steps.to_string(),
+                "--batch-size",
+                &batch.to_string(),
+                "--padding",
+                padding,
+                "--no-eval",
+            ]))?;
+        let hf = json_file(&out.join("hf_metrics.json"))?;
+        let hf_step = hf["seconds_per_step"].as_f64().unwrap_or(f64::NAN);
+        rows.push(json!({"run": format!("HF transformers, {padding} padding"), "seconds_per_step": hf_step,
+            "tokens_per_second": hf["real_tokens_per_s"], "speedup_of_bertlab": hf_step / ours_step}));
+    }
+    println!("| run | s/step | real tokens/s | bertlab speedup |\n|---|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {:.3} | {:.0} | {} |",
+            r["run"].as_str().unwrap_or(""),
+            r["seconds_per_step"].as_f64().unwrap_or(f64::NAN),
+            r["tokens_per_second"].as_f64().unwrap_or(f64::NAN),
+            r["speedup_of_bertlab"]
+                .as_f64()
+                .map_or("–".into(), |s| format!("{s:.2}x"))
+        );
+    }
+    std::fs::write(
+        root.join("report.json"),
+        serde_json::to_string_pretty(&rows)?,
+    )?;
     Ok(())
 }
