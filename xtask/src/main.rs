@@ -6,6 +6,7 @@
 //! - `download`, `reproduce`, `bench`: see `--help`.
 
 mod bench_hf;
+mod download;
 mod report;
 mod reproduce;
 mod setup;
@@ -54,14 +55,23 @@ enum Cmd {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
-    /// Fetch datasets (or copy them from a local mirror folder laid out like shared/data).
+    /// Fetch the datasets pinned in data/datasets.json (resumable, sha256-verified), or copy
+    /// them from a local mirror folder laid out like shared/data; `--model` fetches HF
+    /// checkpoints through hf-hub.
     Download {
         /// Local folder laid out like `shared/data` (also read from BERTLAB_DATA_MIRROR).
         #[arg(long)]
         mirror: Option<PathBuf>,
-        /// Where the datasets go.
+        /// Where the datasets go (models go to OUT/models/).
         #[arg(long, default_value = "data/cache")]
         out: PathBuf,
+        /// Only these datasets (conll2003, sst2, corpus-enwiki); default all, or none when
+        /// `--model` is given.
+        #[arg(long = "dataset")]
+        datasets: Vec<String>,
+        /// HF hub model ids to download, e.g. bert-base-cased, albert-base-v2.
+        #[arg(long = "model")]
+        models: Vec<String>,
     },
     /// Run the ALBERT-vs-BERT comparison end to end and write OUT/report.md.
     Reproduce {
@@ -147,13 +157,22 @@ fn main() -> Result<()> {
             run(cargo().args(["test", "--package", "xtask"]))?;
             smoke_test()?;
         }
-        Cmd::Download { mirror, out } => {
+        Cmd::Download {
+            mirror,
+            out,
+            datasets,
+            models,
+        } => {
             let mirror =
                 mirror.or_else(|| std::env::var_os("BERTLAB_DATA_MIRROR").map(PathBuf::from));
-            let Some(mirror) = mirror else {
-                bail!("online download is not implemented yet: pass --mirror DIR (or set BERTLAB_DATA_MIRROR) to a folder laid out like shared/data");
-            };
-            copy_mirror(&mirror, &workspace_root().join(out))?;
+            let out = workspace_root().join(out);
+            if models.is_empty() || !datasets.is_empty() {
+                let manifest = download::load_manifest(&download::manifest_path())?;
+                download::download_datasets(&manifest, &out, mirror.as_deref(), &datasets)?;
+            }
+            for id in &models {
+                download::download_model(id, &out.join("models"))?;
+            }
         }
         Cmd::Reproduce {
             preset,
@@ -253,26 +272,3 @@ fn smoke_test() -> Result<()> {
     Ok(())
 }
 
-/// Copies the dataset folders from a local mirror (e.g. `../shared/data`).
-fn copy_mirror(mirror: &Path, out: &Path) -> Result<()> {
-    for name in ["conll2003", "sst2", "corpus-enwiki"] {
-        let src = mirror.join(name);
-        if !src.is_dir() {
-            bail!("mirror {} has no {name}/ folder", mirror.display());
-        }
-        let dst = out.join(name);
-        std::fs::create_dir_all(&dst).with_context(|| format!("creating {}", dst.display()))?;
-        for entry in
-            std::fs::read_dir(&src).with_context(|| format!("reading {}", src.display()))?
-        {
-            let entry = entry?;
-            let target = dst.join(entry.file_name());
-            let tmp = target.with_extension("part");
-            std::fs::copy(entry.path(), &tmp)
-                .with_context(|| format!("copying {}", entry.path().display()))?;
-            std::fs::rename(&tmp, &target)?;
-        }
-        eprintln!("xtask: {name} -> {}", dst.display());
-    }
-    Ok(())
-}

@@ -60,7 +60,7 @@ pub fn preset(name: &str) -> Result<Preset> {
             size: "mini",
             vocab_size: 8000,
             corpus_files: 16,
-            pretrain_steps: 600,
+            pretrain_steps: 500,
             pretrain_batch: 32,
             seq_len: 128,
             pretrain_lr: 5e-4,
