@@ -70,7 +70,11 @@ pub fn load_manifest(path: &Path) -> Result<Manifest> {
     let m: Manifest = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a dataset manifest", path.display()))?;
     if m.version != 1 {
-        bail!("{}: manifest version {} is not 1", path.display(), m.version);
+        bail!(
+            "{}: manifest version {} is not 1",
+            path.display(),
+            m.version
+        );
     }
     Ok(m)
 }
@@ -288,8 +292,8 @@ pub fn download_file(f: &DatasetFile, dir: &Path) -> Result<()> {
     let source = dir.join(".source").join(&f.path);
     fetch(&url, &source, f.source_bytes, &f.source_sha256)?;
     let raw = std::fs::read(&source).with_context(|| format!("reading {}", source.display()))?;
-    let data = transform(f.transform, &raw)
-        .with_context(|| format!("converting {}", source.display()))?;
+    let data =
+        transform(f.transform, &raw).with_context(|| format!("converting {}", source.display()))?;
     let actual = hex(&Sha256::digest(&data));
     if actual != f.sha256 || data.len() as u64 != f.bytes {
         bail!(
@@ -492,11 +496,16 @@ mod tests {
                 let (start, end) = match range.as_deref().and_then(|r| r.split_once('-')) {
                     Some((a, b)) => (
                         a.parse::<usize>().unwrap(),
-                        b.parse::<usize>().map_or(body.len() - 1, |e| e.min(body.len() - 1)),
+                        b.parse::<usize>()
+                            .map_or(body.len() - 1, |e| e.min(body.len() - 1)),
                     ),
                     None => (0, body.len() - 1),
                 };
-                let status = if range.is_some() { "206 Partial Content" } else { "200 OK" };
+                let status = if range.is_some() {
+                    "206 Partial Content"
+                } else {
+                    "200 OK"
+                };
                 let head = format!(
                     "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{end}/{}\r\nETag: \"e{}\"\r\nX-Repo-Commit: {}\r\nConnection: close\r\n\r\n",
                     end + 1 - start,
@@ -619,13 +628,13 @@ mod tests {
             bytes: 4,
         };
         let err = copy_from_mirror(&f, &src, &dir.path().join("out")).unwrap_err();
-        assert!(
-            format!("{err:#}").contains("mirror/train.txt"),
-            "{err:#}"
-        );
+        assert!(format!("{err:#}").contains("mirror/train.txt"), "{err:#}");
         std::fs::write(src.join("train.txt"), b"good").unwrap();
         copy_from_mirror(&f, &src, &dir.path().join("out")).unwrap();
-        assert_eq!(std::fs::read(dir.path().join("out/train.txt")).unwrap(), b"good");
+        assert_eq!(
+            std::fs::read(dir.path().join("out/train.txt")).unwrap(),
+            b"good"
+        );
     }
 
     #[test]
@@ -648,8 +657,13 @@ mod tests {
         let shared = crate::workspace_root().join("../shared/data");
         if shared.join("conll2003").is_dir() {
             let out = tempfile::tempdir().unwrap();
-            download_datasets(&m, out.path(), Some(&shared), &["conll2003".into(), "sst2".into()])
-                .unwrap();
+            download_datasets(
+                &m,
+                out.path(),
+                Some(&shared),
+                &["conll2003".into(), "sst2".into()],
+            )
+            .unwrap();
             assert!(out.path().join("conll2003/train.txt").is_file());
         }
     }
@@ -657,9 +671,18 @@ mod tests {
     #[test]
     fn a_hub_model_is_fetched_through_hf_hub() {
         let files = vec![
-            ("/org/tiny-bert/resolve/main/config.json".to_string(), b"{\"model_type\":\"bert\"}".to_vec()),
-            ("/org/tiny-bert/resolve/main/tokenizer.json".to_string(), b"{}".to_vec()),
-            ("/org/tiny-bert/resolve/main/pytorch_model.bin".to_string(), body()),
+            (
+                "/org/tiny-bert/resolve/main/config.json".to_string(),
+                b"{\"model_type\":\"bert\"}".to_vec(),
+            ),
+            (
+                "/org/tiny-bert/resolve/main/tokenizer.json".to_string(),
+                b"{}".to_vec(),
+            ),
+            (
+                "/org/tiny-bert/resolve/main/pytorch_model.bin".to_string(),
+                body(),
+            ),
         ];
         let s = serve_files(files, None);
         let cache = tempfile::tempdir().unwrap();
@@ -672,7 +695,10 @@ mod tests {
             .unwrap();
         let dir = download_model_with(&api, "org/tiny-bert", out.path()).unwrap();
         assert_eq!(dir, out.path().join("org--tiny-bert"));
-        assert_eq!(std::fs::read(dir.join("pytorch_model.bin")).unwrap(), body());
+        assert_eq!(
+            std::fs::read(dir.join("pytorch_model.bin")).unwrap(),
+            body()
+        );
         assert_eq!(std::fs::read(dir.join("tokenizer.json")).unwrap(), b"{}");
         assert!(!dir.join("model.safetensors").exists());
         // A repository without config.json is an error naming the file.

@@ -271,4 +271,3 @@ fn smoke_test() -> Result<()> {
     eprintln!("xtask: reproduce smoke: report checked, cached stages reused");
     Ok(())
 }
-

@@ -34,6 +34,8 @@ pub struct Preset {
     pub finetune_batch: usize,
     pub finetune_lr: f64,
     pub seeds: usize,
+    /// Pretrain and fine-tune under bf16 autocast (CUDA).
+    pub bf16: bool,
 }
 
 pub fn preset(name: &str) -> Result<Preset> {
@@ -53,6 +55,7 @@ pub fn preset(name: &str) -> Result<Preset> {
             finetune_batch: 32,
             finetune_lr: 1e-3,
             seeds: 1,
+            bf16: false,
         },
         // At most an hour on 2 CPU cores.
         "cpu" => Preset {
@@ -69,6 +72,7 @@ pub fn preset(name: &str) -> Result<Preset> {
             finetune_batch: 32,
             finetune_lr: 1e-4,
             seeds: 2,
+            bf16: false,
         },
         // Base-size models on one GPU.
         "gpu" => Preset {
@@ -85,6 +89,7 @@ pub fn preset(name: &str) -> Result<Preset> {
             finetune_batch: 32,
             finetune_lr: 5e-5,
             seeds: 3,
+            bf16: true,
         },
         other => bail!("unknown preset {other:?}: expected smoke, cpu or gpu"),
     })
@@ -255,6 +260,9 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
                             &p.pretrain_lr.to_string(),
                         ])
                         .args(["--device", &args.device, "--resume"]);
+                    if p.bf16 {
+                        c.arg("--bf16");
+                    }
                     run(&mut c)
                 })?;
             }
@@ -299,6 +307,9 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
                         ]);
                     if let Some(m) = p.finetune_max_steps {
                         c.args(["--max-steps", &m.to_string()]);
+                    }
+                    if p.bf16 {
+                        c.arg("--bf16");
                     }
                     run(&mut c)
                 })?;

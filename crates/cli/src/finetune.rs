@@ -66,6 +66,9 @@ pub struct FinetuneArgs {
     max_steps: Option<usize>,
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Run forward passes under bf16 autocast (as HF `--bf16`; meant for CUDA).
+    #[arg(long)]
+    bf16: bool,
     /// Continue from OUT/checkpoint.
     #[arg(long)]
     resume: bool,
@@ -122,6 +125,7 @@ impl FinetuneArgs {
             save_every: self.save_every,
             log_every: self.log_every,
             eval_batch_size: 64,
+            bf16: self.bf16,
             device: parse_device(&self.device)?,
             resume: self.resume,
             stop_after: self.stop_after,

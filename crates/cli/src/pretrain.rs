@@ -77,6 +77,9 @@ pub struct PretrainArgs {
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     device: String,
+    /// Run forward passes under bf16 autocast (meant for CUDA).
+    #[arg(long)]
+    bf16: bool,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long, default_value_t = 0.01)]
@@ -129,6 +132,7 @@ pub fn run(args: PretrainArgs) -> Result<()> {
         eval_batches: args.eval_batches,
         save_every: args.save_every,
         log_every: args.log_every,
+        bf16: args.bf16,
         device: parse_device(&args.device)?,
         resume: args.resume,
         stop_after: args.stop_after,

@@ -6,11 +6,13 @@
 
 pub mod activation;
 pub mod attention;
+pub mod autocast;
 pub mod init;
 pub mod layers;
 pub mod runtime;
 
 pub use activation::Activation;
 pub use attention::{padding_mask, SelfAttention};
+pub use autocast::Autocast;
 pub use layers::{embedding, layer_norm, linear, FeedForward};
 pub use runtime::{parse_device, LibtorchInfo};

@@ -15,6 +15,7 @@ use crate::optim::{OptimConfig, Optimizer, OptimizerKind};
 use crate::schedule::{DecayKind, LrSchedule};
 use bertlab_data::{plan_batches, Batch, SamplerConfig};
 use bertlab_models::{Checkpoint, Model};
+use bertlab_nn::Autocast;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -46,6 +47,9 @@ pub struct FinetuneConfig {
     pub save_every: Option<usize>,
     pub log_every: usize,
     pub eval_batch_size: usize,
+    /// Forward passes (training and evaluation) under bf16 autocast, as HF `--bf16`: matrix
+    /// products in bf16, weights, gradients and optimizer state in fp32.
+    pub bf16: bool,
     #[serde(skip)]
     pub device: Device,
     /// Continue from `OUT/checkpoint` when present.
@@ -76,6 +80,7 @@ impl Default for FinetuneConfig {
             save_every: None,
             log_every: 20,
             eval_batch_size: 64,
+            bf16: false,
             device: Device::Cpu,
             resume: false,
             stop_after: None,
@@ -177,6 +182,11 @@ pub struct FinetuneSummary {
     pub inference_tokens_per_second: Option<f64>,
     /// Peak resident memory of the process, in bytes.
     pub peak_rss_bytes: Option<u64>,
+}
+
+/// bf16 autocast on `device` while the returned guard lives, when `bf16` is set.
+pub fn mixed_precision(bf16: bool, device: Device) -> Option<Autocast> {
+    bf16.then(|| Autocast::enter(device, Kind::BFloat16).expect("bf16 is an autocast kind"))
 }
 
 /// Cross-entropy over `logits` [N, C] against `labels` [N], skipping -100.
@@ -281,7 +291,10 @@ pub fn finetune(
             let mut step_tokens = 0;
             for indices in group {
                 let batch = BatchTensors::new(&task.train_batch(indices)?, cfg.device);
-                let loss = task.loss(model, &batch, true) / group.len() as f64;
+                let loss = {
+                    let _amp = mixed_precision(cfg.bf16, cfg.device);
+                    task.loss(model, &batch, true) / group.len() as f64
+                };
                 loss.backward();
                 step_loss += loss.double_value(&[]);
                 step_tokens += batch.real_tokens;
@@ -380,12 +393,14 @@ pub fn finetune(
     let best = Checkpoint::open(&model_dir)?;
     model.load_weights(&best)?;
     let eval_start = Instant::now();
+    let amp = mixed_precision(cfg.bf16, cfg.device);
     let dev = task.evaluate(model, Split::Dev, cfg.eval_batch_size)?;
     let test = if task.has_split(Split::Test) {
         Some(task.evaluate(model, Split::Test, cfg.eval_batch_size)?)
     } else {
         None
     };
+    drop(amp);
     let eval_tokens = dev.tokens + test.as_ref().map_or(0, |t| t.tokens);
     let mut summary = summary(&state, true, Some(&dev), test.as_ref());
     summary.inference_tokens_per_second =
@@ -452,7 +467,10 @@ fn evaluate_and_keep_best(
     model_dir: &Path,
     tokenizer_dir: &Path,
 ) -> Result<bool> {
-    let eval = task.evaluate(model, Split::Dev, cfg.eval_batch_size)?;
+    let eval = {
+        let _amp = mixed_precision(cfg.bf16, cfg.device);
+        task.evaluate(model, Split::Dev, cfg.eval_batch_size)?
+    };
     let improved = state.best_score.is_none_or(|b| eval.score > b);
     log.write(&json!({"step": state.global_step, "epoch": state.epoch, "eval": {"split": "dev", "score": eval.score, "metrics": eval.metrics}}))?;
     tracing::info!(

@@ -17,7 +17,7 @@ use crate::checkpoint::{
     fingerprint_of, save_checkpoint, save_model_dir, start_state, TrainerState,
 };
 use crate::error::{Result, TrainError};
-use crate::finetune::{cross_entropy, BatchTensors};
+use crate::finetune::{cross_entropy, mixed_precision, BatchTensors};
 use crate::logging::{progress_bar, MetricsLog};
 use crate::optim::{OptimConfig, Optimizer, OptimizerKind};
 use crate::schedule::{DecayKind, LrSchedule};
@@ -68,6 +68,8 @@ pub struct PretrainConfig {
     pub save_every: usize,
     /// Write a training line to `metrics.jsonl` every N steps (averaged over them).
     pub log_every: usize,
+    /// Forward passes under bf16 autocast (weights, gradients and optimizer state stay fp32).
+    pub bf16: bool,
     #[serde(skip)]
     pub device: Device,
     /// Continue from `OUT/checkpoint` when present.
@@ -98,6 +100,7 @@ impl Default for PretrainConfig {
             eval_batches: 20,
             save_every: 500,
             log_every: 1,
+            bf16: false,
             device: Device::Cpu,
             resume: false,
             stop_after: None,
@@ -780,7 +783,10 @@ pub fn pretrain(
         );
         for _ in 0..cfg.grad_accum {
             let batch = BatchTensors::new(&stream.next_batch()?, cfg.device);
-            let losses = pretraining_loss(model, &batch, true)?;
+            let losses = {
+                let _amp = mixed_precision(cfg.bf16, cfg.device);
+                pretraining_loss(model, &batch, true)?
+            };
             (&losses.loss / cfg.grad_accum as f64).backward();
             window.add(&losses);
             window_tokens += batch.real_tokens;
@@ -818,7 +824,10 @@ pub fn pretrain(
         }
         if !held_out.is_empty() && (finished || (cfg.eval_every > 0 && step % cfg.eval_every == 0))
         {
-            let eval = evaluate(model, &held_out, cfg.device)?;
+            let eval = {
+                let _amp = mixed_precision(cfg.bf16, cfg.device);
+                evaluate(model, &held_out, cfg.device)?
+            };
             tracing::info!("step {step}: held-out {eval}");
             log.write(&json!({"step": step, "epoch": state.epoch, "eval": eval}))?;
             last_eval = Some(eval);
