@@ -3,7 +3,7 @@
 //! at several sizes) and `cargo xtask bench finetune` (NER fine-tuning time per step against
 //! the transformers recipe). Both print the ratios.
 
-use crate::reproduce::json_file;
+use crate::reproduce::{json_file, link_corpus_slice, train_tokenizer};
 use crate::{run, setup, workspace_root};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -32,34 +32,12 @@ pub fn bench_pretrain(
     let bin = workspace_root().join("target/release/bertlab");
     let root = workspace_root().join("target/bench-pretrain");
     let corpus = root.join("corpus");
-    std::fs::create_dir_all(&corpus)?;
-    for i in 0..3 {
-        let name = format!("wiki_{i:02}.txt");
-        let link = corpus.join(&name);
-        if !link.exists() {
-            std::os::unix::fs::symlink(
-                std::path::absolute(data.join("corpus-enwiki").join(&name))?,
-                &link,
-            )?;
-        }
-    }
+    link_corpus_slice(data, &corpus, 3)?;
     let mut rows = Vec::new();
     for arch in ["bert", "albert"] {
         let tokenizer = root.join(format!("{arch}-tokenizer.json"));
         if !tokenizer.is_file() {
-            run(Command::new(&bin)
-                .args([
-                    "tokenizer",
-                    "train",
-                    "--arch",
-                    arch,
-                    "--vocab-size",
-                    "30000",
-                ])
-                .arg("--corpus")
-                .arg(&corpus)
-                .arg("--out")
-                .arg(&tokenizer))?;
+            train_tokenizer(&bin, arch, 30000, &corpus, &tokenizer)?;
         }
         for size in sizes {
             let steps = steps_for(size);

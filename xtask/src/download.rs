@@ -8,6 +8,7 @@
 //! Offline, `--mirror DIR` (or `BERTLAB_DATA_MIRROR`) takes the same files from a local folder
 //! laid out like `shared/data`, checked against the same checksums.
 
+use crate::{with_suffix, write_atomic};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
@@ -107,13 +108,6 @@ fn verified(path: &Path, bytes: u64, sha256: &str) -> Result<bool> {
         Ok(_) => Ok(false),
         Err(_) => Ok(false),
     }
-}
-
-/// `path` with `suffix` appended to its file name (`train.txt` → `train.txt.part`).
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
 }
 
 fn bar(len: u64, msg: String) -> ProgressBar {
@@ -258,13 +252,6 @@ pub fn transform(t: Transform, data: &[u8]) -> Result<Vec<u8>> {
             docs.join("\n").into_bytes()
         }
     })
-}
-
-/// Writes `data` to `dest` through a temporary file and a rename.
-fn write_atomic(dest: &Path, data: &[u8]) -> Result<()> {
-    let tmp = with_suffix(dest, ".tmp");
-    std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, dest).with_context(|| format!("moving {} into place", dest.display()))
 }
 
 /// The manifest's URL, with `https://raw.githubusercontent.com` replaced by

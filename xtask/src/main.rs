@@ -135,6 +135,21 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// `path` with `suffix` appended to its file name (`train.txt` → `train.txt.part`).
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Writes `data` to `dest` through a temporary file beside it and a rename, so a reader never
+/// sees a half-written file.
+pub fn write_atomic(dest: &Path, data: &[u8]) -> Result<()> {
+    let tmp = with_suffix(dest, ".tmp");
+    std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, dest).with_context(|| format!("moving {} into place", dest.display()))
+}
+
 pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }

@@ -125,7 +125,10 @@ fn mib(bytes: Option<f64>) -> String {
 
 /// Writes `report.json`, `report.md` and the plots.
 pub fn write(out: &Path, r: &Value) -> Result<()> {
-    std::fs::write(out.join("report.json"), serde_json::to_string_pretty(r)?)?;
+    crate::write_atomic(
+        &out.join("report.json"),
+        serde_json::to_string_pretty(r)?.as_bytes(),
+    )?;
     let mut md = format!(
         "# ALBERT vs BERT: preset `{}` ({} size, {} pretraining steps of {} × {} tokens, {} seed(s))\n\n",
         r["preset"].as_str().unwrap_or(""),
@@ -165,7 +168,7 @@ pub fn write(out: &Path, r: &Value) -> Result<()> {
     }
     md += "\n![MLM loss against steps](mlm_loss_steps.svg) ![MLM loss against time](mlm_loss_time.svg)\n\n";
     md += "![dev F1 per evaluation](dev_f1.svg) ![F1 against parameters](f1_vs_params.svg) ![throughput and memory](throughput_memory.svg)\n";
-    std::fs::write(out.join("report.md"), md)?;
+    crate::write_atomic(&out.join("report.md"), md.as_bytes())?;
     plots(out, r)?;
     Ok(())
 }
@@ -192,45 +195,60 @@ fn line_chart(
     y_label: &str,
     series: &[(String, Vec<(f64, f64)>)],
 ) -> Result<()> {
-    let root = SVGBackend::new(path, (640, 400)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let pts = series.iter().flat_map(|s| s.1.iter());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in pts {
-        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
-    }
-    if x0 > x1 {
-        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
-    }
-    let pad = ((y1 - y0) * 0.05).max(1e-6);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(56)
-        .build_cartesian_2d(x0..x1.max(x0 + 1e-9), (y0 - pad)..(y1 + pad))?;
-    chart
-        .configure_mesh()
-        .x_desc(x_label)
-        .y_desc(y_label)
-        .draw()?;
-    for (i, (name, pts)) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+    svg(path, (640, 400), |root| {
+        root.fill(&WHITE)?;
+        let pts = series.iter().flat_map(|s| s.1.iter());
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for &(x, y) in pts {
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+        }
+        if x0 > x1 {
+            (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+        }
+        let pad = ((y1 - y0) * 0.05).max(1e-6);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x0..x1.max(x0 + 1e-9), (y0 - pad)..(y1 + pad))?;
         chart
-            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
-            .label(name.as_str())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-            });
-        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .draw()?;
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// Draws a chart of `size` pixels and writes it to `path` as SVG, atomically.
+fn svg(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<()>,
+) -> Result<()> {
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+        draw(&root)?;
+        root.present()?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    crate::write_atomic(path, text.as_bytes())
 }
 
 fn plots(out: &Path, r: &Value) -> Result<()> {
@@ -286,110 +304,109 @@ fn plots(out: &Path, r: &Value) -> Result<()> {
     )?;
 
     // F1 against parameters.
-    let path = out.join("f1_vs_params.svg");
-    let root = SVGBackend::new(&path, (640, 400)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let points: Vec<(String, f64, f64)> = ARCHS
-        .iter()
-        .map(|a| {
-            let m = &r["models"][*a];
-            (
-                name(a),
-                m["parameters"].as_f64().unwrap_or(0.0) / 1e6,
-                m["conll2003_test_entity_f1"]["mean"]
-                    .as_f64()
-                    .unwrap_or(0.0),
+    svg(&out.join("f1_vs_params.svg"), (640, 400), |root| {
+        root.fill(&WHITE)?;
+        let points: Vec<(String, f64, f64)> = ARCHS
+            .iter()
+            .map(|a| {
+                let m = &r["models"][*a];
+                (
+                    name(a),
+                    m["parameters"].as_f64().unwrap_or(0.0) / 1e6,
+                    m["conll2003_test_entity_f1"]["mean"]
+                        .as_f64()
+                        .unwrap_or(0.0),
+                )
+            })
+            .collect();
+        let xmax = points.iter().map(|p| p.1).fold(0.0, f64::max) * 1.2 + 1e-6;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "CoNLL-2003 test entity F1 against parameters",
+                ("sans-serif", 18),
             )
-        })
-        .collect();
-    let xmax = points.iter().map(|p| p.1).fold(0.0, f64::max) * 1.2 + 1e-6;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "CoNLL-2003 test entity F1 against parameters",
-            ("sans-serif", 18),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0.0..xmax, 0.0..1.0)?;
-    chart
-        .configure_mesh()
-        .x_desc("parameters (millions, base model)")
-        .y_desc("F1")
-        .draw()?;
-    for (i, (n, x, y)) in points.iter().enumerate() {
-        let c = COLORS[i];
-        chart
-            .draw_series([Circle::new((*x, *y), 6, c.filled())])?
-            .label(n.as_str())
-            .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-
-    // Throughput and memory bars.
-    let path = out.join("throughput_memory.svg");
-    let root = SVGBackend::new(&path, (900, 340)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let panels = root.split_evenly((1, 3));
-    let metrics: [(&str, Box<dyn Fn(&Value) -> f64>); 3] = [
-        (
-            "pretraining tokens/s",
-            Box::new(|m: &Value| {
-                m["pretraining"]["tokens_per_second"]
-                    .as_f64()
-                    .unwrap_or(0.0)
-            }),
-        ),
-        (
-            "inference tokens/s",
-            Box::new(|m: &Value| {
-                m["inference_tokens_per_second"]["mean"]
-                    .as_f64()
-                    .unwrap_or(0.0)
-            }),
-        ),
-        (
-            "peak memory, pretraining (MiB)",
-            Box::new(|m: &Value| {
-                m["pretraining"]["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1048576.0
-            }),
-        ),
-    ];
-    for (panel, (title, get)) in panels.iter().zip(metrics.iter()) {
-        let values: Vec<f64> = ARCHS.iter().map(|a| get(&r["models"][*a])).collect();
-        let ymax = values.iter().copied().fold(0.0, f64::max) * 1.15 + 1e-9;
-        let mut chart = ChartBuilder::on(panel)
-            .caption(*title, ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
-            .build_cartesian_2d((0..1).into_segmented(), 0.0..ymax)?;
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..xmax, 0.0..1.0)?;
         chart
             .configure_mesh()
-            .disable_x_mesh()
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(0) => "BERT".into(),
-                SegmentValue::CenterOf(1) => "ALBERT".into(),
-                _ => String::new(),
-            })
+            .x_desc("parameters (millions, base model)")
+            .y_desc("F1")
             .draw()?;
-        for (i, v) in values.iter().enumerate() {
+        for (i, (n, x, y)) in points.iter().enumerate() {
             let c = COLORS[i];
-            chart.draw_series([Rectangle::new(
-                [
-                    (SegmentValue::Exact(i as i32), 0.0),
-                    (SegmentValue::Exact(i as i32 + 1), *v),
-                ],
-                c.mix(0.8).filled(),
-            )])?;
+            chart
+                .draw_series([Circle::new((*x, *y), 6, c.filled())])?
+                .label(n.as_str())
+                .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
         }
-    }
-    root.present()?;
-    Ok(())
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        Ok(())
+    })?;
+
+    // Throughput and memory bars.
+    svg(&out.join("throughput_memory.svg"), (900, 340), |root| {
+        root.fill(&WHITE)?;
+        let panels = root.split_evenly((1, 3));
+        let metrics: [(&str, Box<dyn Fn(&Value) -> f64>); 3] = [
+            (
+                "pretraining tokens/s",
+                Box::new(|m: &Value| {
+                    m["pretraining"]["tokens_per_second"]
+                        .as_f64()
+                        .unwrap_or(0.0)
+                }),
+            ),
+            (
+                "inference tokens/s",
+                Box::new(|m: &Value| {
+                    m["inference_tokens_per_second"]["mean"]
+                        .as_f64()
+                        .unwrap_or(0.0)
+                }),
+            ),
+            (
+                "peak memory, pretraining (MiB)",
+                Box::new(|m: &Value| {
+                    m["pretraining"]["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1048576.0
+                }),
+            ),
+        ];
+        for (panel, (title, get)) in panels.iter().zip(metrics.iter()) {
+            let values: Vec<f64> = ARCHS.iter().map(|a| get(&r["models"][*a])).collect();
+            let ymax = values.iter().copied().fold(0.0, f64::max) * 1.15 + 1e-9;
+            let mut chart = ChartBuilder::on(panel)
+                .caption(*title, ("sans-serif", 15))
+                .margin(10)
+                .x_label_area_size(30)
+                .y_label_area_size(60)
+                .build_cartesian_2d((0..1).into_segmented(), 0.0..ymax)?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .y_label_formatter(&|v| format!("{v:.0}"))
+                .x_label_formatter(&|v| match v {
+                    SegmentValue::CenterOf(0) => "BERT".into(),
+                    SegmentValue::CenterOf(1) => "ALBERT".into(),
+                    _ => String::new(),
+                })
+                .draw()?;
+            for (i, v) in values.iter().enumerate() {
+                let c = COLORS[i];
+                chart.draw_series([Rectangle::new(
+                    [
+                        (SegmentValue::Exact(i as i32), 0.0),
+                        (SegmentValue::Exact(i as i32 + 1), *v),
+                    ],
+                    c.mix(0.8).filled(),
+                )])?;
+            }
+        }
+        Ok(())
+    })
 }

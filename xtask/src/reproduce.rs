@@ -126,6 +126,44 @@ pub fn data_dir(explicit: Option<PathBuf>) -> Result<PathBuf> {
     bail!("no datasets found: run `cargo xtask download` (or pass --data DIR / set BERTLAB_DATA_MIRROR)")
 }
 
+/// Links the first `count` corpus files (in name order) of `data/corpus-enwiki` into `dir`.
+pub fn link_corpus_slice(data: &Path, dir: &Path, count: usize) -> Result<()> {
+    let source = data.join("corpus-enwiki");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&source)
+        .with_context(|| format!("reading {}", source.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    std::fs::create_dir_all(dir)?;
+    for f in files.iter().take(count) {
+        let link = dir.join(f.file_name().expect("a listed file has a name"));
+        if !link.exists() {
+            std::os::unix::fs::symlink(std::path::absolute(f)?, &link)?;
+        }
+    }
+    Ok(())
+}
+
+/// Trains `arch`'s tokenizer (WordPiece for BERT, Unigram for ALBERT) on `corpus` with the
+/// binary `bin`, into `out`.
+pub fn train_tokenizer(
+    bin: &Path,
+    arch: &str,
+    vocab_size: usize,
+    corpus: &Path,
+    out: &Path,
+) -> Result<()> {
+    run(Command::new(bin)
+        .env("RUST_LOG", "warn")
+        .args(["tokenizer", "train", "--arch", arch, "--vocab-size"])
+        .arg(vocab_size.to_string())
+        .arg("--corpus")
+        .arg(corpus)
+        .arg("--out")
+        .arg(out))
+}
+
 /// Runs `f` unless `dir/.done` exists, then marks the stage done.
 fn stage(dir: &Path, label: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
     let done = dir.join(".done");
@@ -137,7 +175,10 @@ fn stage(dir: &Path, label: &str, f: impl FnOnce() -> Result<()>) -> Result<()> 
     let start = Instant::now();
     eprintln!("xtask: {label} ...");
     f().with_context(|| format!("stage {label}"))?;
-    std::fs::write(&done, format!("{:.1}\n", start.elapsed().as_secs_f64()))?;
+    crate::write_atomic(
+        &done,
+        format!("{:.1}\n", start.elapsed().as_secs_f64()).as_bytes(),
+    )?;
     eprintln!("xtask: {label}: {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
@@ -202,36 +243,14 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
             // 1. A corpus slice: the first files, the last one held out by pretraining.
             let corpus = out.join("corpus");
             stage(&corpus, "corpus slice", || {
-                let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("corpus-enwiki"))?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-                    .collect();
-                files.sort();
-                for f in files.iter().take(p.corpus_files) {
-                    let link = corpus.join(f.file_name().unwrap());
-                    if !link.exists() {
-                        std::os::unix::fs::symlink(std::path::absolute(f)?, &link)?;
-                    }
-                }
-                Ok(())
+                link_corpus_slice(&data, &corpus, p.corpus_files)
             })?;
             // 2. Tokenizers.
             let tokenizers = out.join("tokenizers");
             stage(&tokenizers, "tokenizers", || {
                 for arch in ARCHS {
-                    run(bertlab()
-                        .args([
-                            "tokenizer",
-                            "train",
-                            "--arch",
-                            arch,
-                            "--vocab-size",
-                            &p.vocab_size.to_string(),
-                        ])
-                        .arg("--corpus")
-                        .arg(&corpus)
-                        .arg("--out")
-                        .arg(tokenizers.join(format!("{arch}.json"))))?;
+                    let path = tokenizers.join(format!("{arch}.json"));
+                    train_tokenizer(&bin, arch, p.vocab_size, &corpus, &path)?;
                 }
                 Ok(())
             })?;
@@ -463,6 +482,30 @@ mod tests {
         assert!((v["std"].as_f64().unwrap() - 1.0).abs() < 1e-12);
         assert_eq!(mean_std(&[5.0])["std"], 0.0);
         assert!(mean_std(&[]).is_null());
+    }
+
+    #[test]
+    fn a_corpus_slice_links_the_first_text_files_in_name_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let source = tmp.path().join("data/corpus-enwiki");
+        std::fs::create_dir_all(&source).unwrap();
+        for name in ["wiki_02.txt", "wiki_00.txt", "PROVENANCE.md", "wiki_01.txt"] {
+            std::fs::write(source.join(name), name).unwrap();
+        }
+        let slice = tmp.path().join("slice");
+        link_corpus_slice(&tmp.path().join("data"), &slice, 2).unwrap();
+        let mut linked: Vec<String> = std::fs::read_dir(&slice)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        linked.sort();
+        assert_eq!(linked, ["wiki_00.txt", "wiki_01.txt"]);
+        assert_eq!(
+            std::fs::read_to_string(slice.join("wiki_01.txt")).unwrap(),
+            "wiki_01.txt"
+        );
+        // Linking again (a resumed stage) keeps what is there.
+        link_corpus_slice(&tmp.path().join("data"), &slice, 2).unwrap();
     }
 
     #[test]

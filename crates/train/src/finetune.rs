@@ -331,7 +331,17 @@ pub fn finetune(
                 (window_loss, window_steps, window_tokens, window_start) =
                     (0.0, 0, 0, Instant::now());
             }
-            if cfg.eval_every.is_some_and(|n| state.global_step % n == 0) {
+            stop |= state.global_step >= total_steps;
+            let epoch_done = state.batch_in_epoch >= plan.len();
+            if epoch_done {
+                state.epoch += 1;
+                state.batch_in_epoch = 0;
+            }
+            let evaluate_now = match cfg.eval_every {
+                Some(n) => state.global_step % n == 0,
+                None => epoch_done,
+            };
+            if evaluate_now {
                 stop |= evaluate_and_keep_best(
                     task,
                     model,
@@ -343,25 +353,6 @@ pub fn finetune(
                 )?;
                 evaluated = true;
                 window_start = Instant::now();
-            }
-            stop |= state.global_step >= total_steps;
-            let epoch_done = state.batch_in_epoch >= plan.len();
-            if epoch_done {
-                state.epoch += 1;
-                state.batch_in_epoch = 0;
-                if cfg.eval_every.is_none() {
-                    stop |= evaluate_and_keep_best(
-                        task,
-                        model,
-                        cfg,
-                        &mut state,
-                        &mut log,
-                        &model_dir,
-                        tokenizer_dir,
-                    )?;
-                    evaluated = true;
-                    window_start = Instant::now();
-                }
             }
             if epoch_done || stop || cfg.save_every.is_some_and(|n| state.global_step % n == 0) {
                 save_checkpoint(&checkpoint_dir, &model.vs, &optimizer, &state)?;
