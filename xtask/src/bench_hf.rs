@@ -20,6 +20,29 @@ fn steps_for(size: &str) -> usize {
     }
 }
 
+/// Real tokens per second of a pretraining run after its first `skip` steps, from the
+/// cumulative `tokens_seen` and `train_seconds` of its `metrics.jsonl`.
+fn steady_tokens_per_second(run: &Path, skip: usize) -> Result<f64> {
+    let lines: Vec<Value> = std::fs::read_to_string(run.join("metrics.jsonl"))?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["tokens_seen"].is_u64())
+        .collect();
+    let at = |v: &Value| (v["tokens_seen"].as_f64(), v["train_seconds"].as_f64());
+    let start = lines
+        .iter()
+        .find(|v| v["step"].as_u64() == Some(skip as u64));
+    match (start.map(at), lines.last().map(at)) {
+        (Some((Some(t0), Some(s0))), Some((Some(t1), Some(s1)))) if s1 > s0 => {
+            Ok((t1 - t0) / (s1 - s0))
+        }
+        _ => bail!(
+            "{}: no per-step tokens_seen/train_seconds after step {skip}",
+            run.join("metrics.jsonl").display()
+        ),
+    }
+}
+
 pub fn bench_pretrain(
     sizes: &[String],
     batch: usize,
@@ -66,7 +89,9 @@ pub fn bench_pretrain(
                     "0",
                 ])
                 .env("RUST_LOG", "warn"))?;
-            let ours = json_file(&out.join("metrics.json"))?;
+            let mut ours = json_file(&out.join("metrics.json"))?;
+            // Like the reference, leave the first two (warm-up) steps out of the timing.
+            ours["tokens_per_second"] = json!(steady_tokens_per_second(&out, 2)?);
             let hf_out = Command::new(&python)
                 .arg(workspace_root().join("benches/hf_reference/pretrain.py"))
                 .arg("--config")
@@ -210,4 +235,24 @@ pub fn bench_finetune(steps: usize, batch: usize, device: &str, data: &Path) -> 
         serde_json::to_string_pretty(&rows)?,
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steady_throughput_leaves_the_warm_up_steps_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lines = [
+            r#"{"step":1,"tokens_seen":100,"train_seconds":5.0}"#,
+            r#"{"step":2,"tokens_seen":200,"train_seconds":6.0}"#,
+            r#"{"step":2,"eval":{"loss":1.0}}"#,
+            r#"{"step":3,"tokens_seen":400,"train_seconds":7.0}"#,
+            r#"{"step":4,"tokens_seen":600,"train_seconds":8.0}"#,
+        ];
+        std::fs::write(tmp.path().join("metrics.jsonl"), lines.join("\n")).unwrap();
+        assert_eq!(steady_tokens_per_second(tmp.path(), 2).unwrap(), 200.0);
+        assert!(steady_tokens_per_second(tmp.path(), 9).is_err());
+    }
 }

@@ -819,6 +819,7 @@ pub fn pretrain(
             line["lr"] = json!(lr);
             line["tokens_per_s"] = json!(tokens_per_s);
             line["train_seconds"] = json!(state.train_seconds);
+            line["tokens_seen"] = json!(state.tokens_seen);
             log.write(&line)?;
             (window, window_tokens, window_start) = (Tally::default(), 0, Instant::now());
         }
