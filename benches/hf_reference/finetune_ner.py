@@ -13,6 +13,7 @@ dynamic pads each batch to its longest example (DataCollatorForTokenClassificati
 Writes OUT/hf_metrics.json with F1 figures, seconds per step and tokens/s (real tokens).
 """
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -98,10 +99,13 @@ def main():
     model = transformers.AutoModelForTokenClassification.from_pretrained(
         args.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id)
     collator = transformers.DataCollatorForTokenClassification(tok)
+    # transformers 5 takes the warmup fraction as a float `warmup_steps`; 4.x as `warmup_ratio`.
+    fields = {f.name for f in dataclasses.fields(transformers.TrainingArguments)}
+    warmup = {"warmup_ratio": args.warmup} if "warmup_ratio" in fields else {"warmup_steps": args.warmup}
     targs = transformers.TrainingArguments(
         output_dir=os.path.join(args.out, "hf_trainer"), per_device_train_batch_size=args.batch_size,
         per_device_eval_batch_size=64, learning_rate=args.lr, num_train_epochs=args.epochs,
-        max_steps=args.max_steps, warmup_ratio=args.warmup, weight_decay=0.01, lr_scheduler_type="linear",
+        max_steps=args.max_steps, **warmup, weight_decay=0.01, lr_scheduler_type="linear",
         max_grad_norm=1.0, seed=args.seed, logging_steps=50, save_strategy="no", report_to=[],
         use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0, disable_tqdm=True)
     trainer = transformers.Trainer(model=model, args=targs, train_dataset=train, data_collator=collator)

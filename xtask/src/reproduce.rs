@@ -33,6 +33,8 @@ pub struct Preset {
     pub finetune_max_steps: Option<usize>,
     pub finetune_batch: usize,
     pub finetune_lr: f64,
+    /// Score dev every N fine-tuning steps (None: at each epoch end), for the dev-F1 curve.
+    pub finetune_eval_every: Option<usize>,
     pub seeds: usize,
     /// Pretrain and fine-tune under bf16 autocast (CUDA).
     pub bf16: bool,
@@ -54,6 +56,7 @@ pub fn preset(name: &str) -> Result<Preset> {
             finetune_max_steps: Some(30),
             finetune_batch: 32,
             finetune_lr: 1e-3,
+            finetune_eval_every: None,
             seeds: 1,
             bf16: false,
         },
@@ -71,6 +74,8 @@ pub fn preset(name: &str) -> Result<Preset> {
             finetune_max_steps: None,
             finetune_batch: 32,
             finetune_lr: 1e-4,
+            // One epoch: a dev point every 100 steps draws the curve.
+            finetune_eval_every: Some(100),
             seeds: 2,
             bf16: false,
         },
@@ -88,6 +93,7 @@ pub fn preset(name: &str) -> Result<Preset> {
             finetune_max_steps: None,
             finetune_batch: 32,
             finetune_lr: 5e-5,
+            finetune_eval_every: None,
             seeds: 3,
             bf16: true,
         },
@@ -326,6 +332,9 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
                         ]);
                     if let Some(m) = p.finetune_max_steps {
                         c.args(["--max-steps", &m.to_string()]);
+                    }
+                    if let Some(n) = p.finetune_eval_every {
+                        c.args(["--eval-every", &n.to_string()]);
                     }
                     if p.bf16 {
                         c.arg("--bf16");

@@ -71,10 +71,17 @@ pub fn ensure() -> Result<()> {
             .lines()
             .filter_map(|l| l.strip_prefix("# requires: "))
             .any(|p| !Path::new(p).exists());
-        if !stale {
+        let incomplete = python()
+            .and_then(|p| cache_env_of(&p))
+            .is_some_and(|venv| !cache_env_complete(&venv));
+        if !stale && !incomplete {
             return Ok(());
         }
-        eprintln!("xtask: {} is stale; running setup", path.display());
+        if incomplete {
+            eprintln!("xtask: the torch environment lacks packages of xtask/requirements.txt; running setup");
+        } else {
+            eprintln!("xtask: {} is stale; running setup", path.display());
+        }
     }
     setup(false)?.print_summary();
     Ok(())
@@ -165,11 +172,13 @@ fn probe_python(python: &Path) -> Option<PythonTorch> {
         );
         return None;
     }
+    // Links resolved, so the cache reached directly or through `.venv` writes the same
+    // configuration (and a rerun of setup does not make cargo rebuild everything).
     Some(PythonTorch {
         version,
-        root: PathBuf::from(field("ROOT ")?),
+        root: PathBuf::from(field("ROOT ")?).canonicalize().ok()?,
         cxx11_abi: field("ABI ")?,
-        minilm: field("MINILM ").map(PathBuf::from).filter(|p| p.is_dir()),
+        minilm: field("MINILM ").and_then(|p| PathBuf::from(p).canonicalize().ok()),
     })
 }
 
@@ -177,11 +186,27 @@ fn venv_python(venv: &Path) -> PathBuf {
     venv.join("bin/python")
 }
 
+/// The per-user cached torch environment.
+fn cache_env() -> PathBuf {
+    cache_dir().join(format!("torch-{TORCH_VERSION}"))
+}
+
+/// The cached environment, when `python` is its interpreter (directly or through a `.venv`
+/// link to it).
+fn cache_env_of(python: &Path) -> Option<PathBuf> {
+    let venv = python.parent()?.parent()?.canonicalize().ok()?;
+    (venv == cache_env().canonicalize().ok()?).then_some(venv)
+}
+
+/// Whether the cached environment holds everything the current requirements list.
+fn cache_env_complete(venv: &Path) -> bool {
+    std::fs::read_to_string(venv.join(MARKER)).ok().as_deref() == Some(REQUIREMENTS)
+}
+
 /// Creates (or completes) the cached torch environment with pip.
 fn install_cache_env(venv: &Path, force: bool) -> Result<()> {
     let marker = venv.join(MARKER);
-    let complete = std::fs::read_to_string(&marker).ok().as_deref() == Some(REQUIREMENTS);
-    if complete && !force {
+    if cache_env_complete(venv) && !force {
         return Ok(());
     }
     if force && venv.exists() {
@@ -248,11 +273,15 @@ pub fn setup(force: bool) -> Result<TorchEnv> {
         } else if !force {
             let python = venv_python(&local_venv);
             found = probe_python(&python).map(|t| (python, t, false));
+            // A `.venv` linked to the cache: bring it up to the current requirements.
+            if let Some(venv) = found.as_ref().and_then(|f| cache_env_of(&f.0)) {
+                install_cache_env(&venv, false)?;
+            }
         }
         let (python, torch, users_own) = match found {
             Some(f) => f,
             None => {
-                let venv = cache_dir().join(format!("torch-{TORCH_VERSION}"));
+                let venv = cache_env();
                 install_cache_env(&venv, force)?;
                 let python = venv_python(&venv);
                 let torch = probe_python(&python).with_context(|| {
@@ -265,7 +294,9 @@ pub fn setup(force: bool) -> Result<TorchEnv> {
                 (python, torch, false)
             }
         };
-        let python = if python.is_absolute() || python.components().count() > 1 {
+        let python = if let Some(venv) = cache_env_of(&python) {
+            venv_python(&venv)
+        } else if python.is_absolute() || python.components().count() > 1 {
             std::path::absolute(&python)?
         } else {
             python

@@ -238,6 +238,37 @@ fn a_tiny_checkpoint_overfits_20_sentences_to_f1_one() {
     assert!(score > 0.5 && score <= 1.0);
 }
 
+/// Steps at which `metrics.jsonl` records a dev evaluation.
+fn eval_steps(out: &Path) -> Vec<u64> {
+    std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v.get("eval").is_some())
+        .map(|v| v["step"].as_u64().unwrap())
+        .collect()
+}
+
+/// Dev is scored at each epoch end, or every N steps, and always at the last step, so the
+/// steps after the last evaluation still count for the best model.
+#[test]
+fn the_last_step_is_always_evaluated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_ner_data(&data);
+    // 20 sentences in batches of 4: 5 steps an epoch; --max-steps 7 stops inside epoch 2.
+    let by_epoch = tmp.path().join("by-epoch");
+    ok(&finetune_ner(&data, &by_epoch, &["--max-steps", "7"]));
+    assert_eq!(eval_steps(&by_epoch), [5, 7]);
+    let every = tmp.path().join("every");
+    ok(&finetune_ner(
+        &data,
+        &every,
+        &["--max-steps", "10", "--eval-every", "3"],
+    ));
+    assert_eq!(eval_steps(&every), [3, 6, 9, 10]);
+}
+
 #[test]
 fn resume_after_an_interruption_reproduces_the_loss_trajectory() {
     let tmp = tempfile::tempdir().unwrap();

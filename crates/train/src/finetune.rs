@@ -331,16 +331,20 @@ pub fn finetune(
                 (window_loss, window_steps, window_tokens, window_start) =
                     (0.0, 0, 0, Instant::now());
             }
-            stop |= state.global_step >= total_steps;
+            let finished = state.global_step >= total_steps;
+            stop |= finished;
             let epoch_done = state.batch_in_epoch >= plan.len();
             if epoch_done {
                 state.epoch += 1;
                 state.batch_in_epoch = 0;
             }
-            let evaluate_now = match cfg.eval_every {
-                Some(n) => state.global_step % n == 0,
-                None => epoch_done,
-            };
+            // The last step is always evaluated, so the steps after the last periodic
+            // evaluation (or a `--max-steps` cut inside an epoch) count for the best model.
+            let evaluate_now = finished
+                || match cfg.eval_every {
+                    Some(n) => state.global_step % n == 0,
+                    None => epoch_done,
+                };
             if evaluate_now {
                 stop |= evaluate_and_keep_best(
                     task,
