@@ -128,6 +128,8 @@ pub struct BatchTensors {
     pub token_labels: Option<Tensor>,
     pub sequence_labels: Option<Tensor>,
     pub real_tokens: usize,
+    /// Positions or examples with a label: what the loss sums over.
+    pub targets: usize,
 }
 
 impl BatchTensors {
@@ -135,6 +137,14 @@ impl BatchTensors {
         let shape = [b.batch_size as i64, b.seq_len as i64];
         let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
         let real_tokens = b.real_tokens();
+        let targets = match (&b.token_labels, &b.sequence_labels) {
+            (Some(labels), _) => labels
+                .iter()
+                .filter(|&&l| l != bertlab_data::IGNORE_INDEX)
+                .count(),
+            (None, Some(labels)) => labels.len(),
+            (None, None) => 0,
+        };
         BatchTensors {
             input_ids: t(&b.input_ids),
             token_type_ids: t(&b.token_type_ids),
@@ -145,6 +155,7 @@ impl BatchTensors {
                 .as_deref()
                 .map(|v| Tensor::from_slice(v).to_device(device)),
             real_tokens,
+            targets,
         }
     }
 }
@@ -153,9 +164,11 @@ impl BatchTensors {
 pub trait FinetuneTask {
     /// Lengths of the training examples (for bucketing).
     fn train_lengths(&self) -> Vec<usize>;
+    /// Labelled targets of each training example: its labelled tokens (NER) or 1.
+    fn train_targets(&self) -> Vec<usize>;
     /// The padded batch of the given training examples.
     fn train_batch(&self, indices: &[usize]) -> Result<Batch>;
-    /// Mean loss of a batch.
+    /// Loss of a batch summed over its [`BatchTensors::targets`].
     fn loss(&self, model: &Model, batch: &BatchTensors, train: bool) -> Tensor;
     /// Scores the model on a split.
     fn evaluate(&self, model: &Model, split: Split, batch_size: usize) -> Result<Evaluation>;
@@ -189,8 +202,9 @@ pub fn mixed_precision(bf16: bool, device: Device) -> Option<Autocast> {
     bf16.then(|| Autocast::enter(device, Kind::BFloat16).expect("bf16 is an autocast kind"))
 }
 
-/// Cross-entropy over `logits` [N, C] against `labels` [N], skipping -100.
-pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Tensor {
+/// Cross-entropy over `logits` [N, C] against `labels` [N], skipping -100, reduced by
+/// `reduction` (the mean or the sum over the labelled rows).
+pub fn cross_entropy(logits: &Tensor, labels: &Tensor, reduction: tch::Reduction) -> Tensor {
     let c = *logits.size().last().expect("logits have a class dimension");
     logits
         .reshape([-1, c])
@@ -198,7 +212,7 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Tensor {
         .cross_entropy_loss::<Tensor>(
             &labels.reshape([-1]),
             None,
-            tch::Reduction::Mean,
+            reduction,
             bertlab_data::IGNORE_INDEX,
             0.0,
         )
@@ -234,6 +248,17 @@ pub fn finetune(
     let plans: Vec<Vec<Vec<usize>>> = (0..cfg.epochs)
         .map(|e| plan_batches(&lengths, &sampler, e as u64))
         .collect::<Result<_, _>>()?;
+    // Every labelled target weighs the same whatever batch it lands in: a batch's summed loss
+    // is divided by the epoch's mean targets per batch, not by its own count. Length bucketing
+    // fills some batches with short sentences only; a per-batch mean would give each of their
+    // tokens several times the weight of a token in a batch of long ones (with random
+    // batches, as transformers' Trainer draws them, the two are about equal).
+    let targets = task.train_targets();
+    let total_targets: usize = targets.iter().sum();
+    let targets_per_batch: Vec<f64> = plans
+        .iter()
+        .map(|p| (total_targets as f64 / p.len() as f64).max(1.0))
+        .collect();
     let steps_per_epoch: Vec<usize> = plans
         .iter()
         .map(|p| p.len().div_ceil(cfg.grad_accum))
@@ -269,7 +294,7 @@ pub fn finetune(
     let bar = progress_bar(total_steps as u64, "finetune");
     bar.set_position(state.global_step as u64);
     let mut window_loss = 0.0;
-    let mut window_steps = 0usize;
+    let mut window_targets = 0usize;
     let mut window_tokens = 0usize;
     let mut window_start = Instant::now();
     let mut evaluated = false;
@@ -288,15 +313,18 @@ pub fn finetune(
                     .wrapping_add(state.global_step as i64),
             );
             let mut step_loss = 0.0;
+            let mut step_targets = 0;
             let mut step_tokens = 0;
+            let scale = targets_per_batch[state.epoch] * group.len() as f64;
             for indices in group {
                 let batch = BatchTensors::new(&task.train_batch(indices)?, cfg.device);
-                let loss = {
+                let summed = {
                     let _amp = mixed_precision(cfg.bf16, cfg.device);
-                    task.loss(model, &batch, true) / group.len() as f64
+                    task.loss(model, &batch, true)
                 };
-                loss.backward();
-                step_loss += loss.double_value(&[]);
+                (&summed / scale).backward();
+                step_loss += summed.double_value(&[]);
+                step_targets += batch.targets;
                 step_tokens += batch.real_tokens;
             }
             optimizer.clip_grad_norm(cfg.max_grad_norm);
@@ -309,26 +337,27 @@ pub fn finetune(
             state.tokens_seen += step_tokens as u64;
             state.train_seconds += step_start.elapsed().as_secs_f64();
             window_loss += step_loss;
-            window_steps += 1;
+            window_targets += step_targets;
             window_tokens += step_tokens;
             bar.inc(1);
 
             if state.global_step % cfg.log_every.max(1) == 0 || state.global_step == total_steps {
                 let secs = window_start.elapsed().as_secs_f64().max(1e-9);
+                // The mean loss per labelled target over the window.
+                let mean_loss = window_loss / window_targets.max(1) as f64;
                 let line = json!({
                     "step": state.global_step,
                     "epoch": state.epoch,
-                    "loss": window_loss / window_steps as f64,
+                    "loss": mean_loss,
                     "lr": lr,
                     "tokens_per_s": window_tokens as f64 / secs,
                 });
                 bar.set_message(format!(
-                    "loss {:.4} lr {lr:.2e} {:.0} tok/s",
-                    window_loss / window_steps as f64,
+                    "loss {mean_loss:.4} lr {lr:.2e} {:.0} tok/s",
                     window_tokens as f64 / secs
                 ));
                 log.write(&line)?;
-                (window_loss, window_steps, window_tokens, window_start) =
+                (window_loss, window_targets, window_tokens, window_start) =
                     (0.0, 0, 0, Instant::now());
             }
             let finished = state.global_step >= total_steps;

@@ -173,7 +173,7 @@ pub fn pretraining_loss(model: &Model, batch: &BatchTensors, train: bool) -> Res
     let mlm_logits = mlm.forward_at(&out.last_hidden_state, &positions, model.word_embeddings());
     let mlm_predictions = targets.size()[0];
     let mlm_loss = if mlm_predictions > 0 {
-        cross_entropy(&mlm_logits, &targets)
+        cross_entropy(&mlm_logits, &targets, tch::Reduction::Mean)
     } else {
         // Nothing masked: a zero that keeps the graph, rather than the NaN of an empty mean.
         mlm_logits.sum(Kind::Float) * 0.0
@@ -183,7 +183,7 @@ pub fn pretraining_loss(model: &Model, batch: &BatchTensors, train: bool) -> Res
         .as_ref()
         .expect("a pretraining model has a pooler");
     let pair_logits = pair.forward(pooled, train);
-    let pair_loss = cross_entropy(&pair_logits, pair_labels);
+    let pair_loss = cross_entropy(&pair_logits, pair_labels, tch::Reduction::Mean);
     let correct = |logits: &Tensor, targets: &Tensor| {
         tch::no_grad(|| {
             logits

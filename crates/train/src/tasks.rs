@@ -12,7 +12,7 @@ use bertlab_models::Model;
 use bertlab_tokenize::Tokenizer;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind, Reduction, Tensor};
 
 /// Window settings for a maximum length: windows overlap by about a quarter of their room.
 pub fn ner_config(max_seq_len: usize) -> NerConfig {
@@ -167,6 +167,18 @@ impl FinetuneTask for NerTask {
         self.train.iter().map(NerFeature::len).collect()
     }
 
+    fn train_targets(&self) -> Vec<usize> {
+        self.train
+            .iter()
+            .map(|f| {
+                f.labels
+                    .iter()
+                    .filter(|&&l| l != bertlab_data::IGNORE_INDEX)
+                    .count()
+            })
+            .collect()
+    }
+
     fn train_batch(&self, indices: &[usize]) -> Result<bertlab_data::Batch> {
         Ok(collate(&self.train, indices, self.pad_id, None)?)
     }
@@ -181,6 +193,7 @@ impl FinetuneTask for NerTask {
         cross_entropy(
             &out.logits.expect("token classifier"),
             batch.token_labels.as_ref().expect("NER labels"),
+            Reduction::Sum,
         )
     }
 
@@ -290,6 +303,10 @@ impl FinetuneTask for ClassifyTask {
         self.train.iter().map(|f| f.input_ids.len()).collect()
     }
 
+    fn train_targets(&self) -> Vec<usize> {
+        vec![1; self.train.len()]
+    }
+
     fn train_batch(&self, indices: &[usize]) -> Result<bertlab_data::Batch> {
         Ok(collate(&self.train, indices, self.pad_id, None)?)
     }
@@ -304,6 +321,7 @@ impl FinetuneTask for ClassifyTask {
         cross_entropy(
             &out.logits.expect("sequence classifier"),
             batch.sequence_labels.as_ref().expect("labels"),
+            Reduction::Sum,
         )
     }
 

@@ -210,10 +210,12 @@ fn the_masked_only_head_gives_the_full_heads_loss_and_gradients() {
         let full_mlm = cross_entropy(
             out.mlm_logits.as_ref().unwrap(),
             batch.token_labels.as_ref().unwrap(),
+            tch::Reduction::Mean,
         );
         let full_pair = cross_entropy(
             out.pair_logits.as_ref().unwrap(),
             batch.sequence_labels.as_ref().unwrap(),
+            tch::Reduction::Mean,
         );
         let full_loss = &full_mlm + &full_pair;
         full_loss.backward();
