@@ -227,13 +227,21 @@ fn line_chart(
                 });
             chart.draw_series(pts.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
+        legend(&mut chart)?;
         Ok(())
     })
+}
+
+/// Draws the series labels of `chart` in a framed box.
+fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
 }
 
 /// Draws a chart of `size` pixels and writes it to `path` as SVG, atomically.
@@ -341,11 +349,7 @@ fn plots(out: &Path, r: &Value) -> Result<()> {
                 .label(n.as_str())
                 .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
+        legend(&mut chart)?;
         Ok(())
     })?;
 
