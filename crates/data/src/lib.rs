@@ -23,8 +23,8 @@ pub use conll::{
 pub use corpus::{corpus_files, CorpusReader, Document};
 pub use error::{DataError, Result};
 pub use ner::{
-    build_ner_features, merge_window_predictions, plan_windows, NerConfig, NerFeature, WindowPlan,
-    IGNORE_INDEX,
+    build_ner_features, count_labelled, merge_window_predictions, plan_windows, NerConfig,
+    NerFeature, WindowPlan, IGNORE_INDEX,
 };
 pub use pretrain::{
     create_instances, mask_instance, num_to_predict, sample_ngram_len, tokenize_documents,

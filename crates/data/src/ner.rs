@@ -17,6 +17,11 @@ use crate::error::{DataError, Result};
 /// Label value for positions that take no part in the loss.
 pub const IGNORE_INDEX: i64 = -100;
 
+/// How many of `labels` take part in the loss (are not [`IGNORE_INDEX`]).
+pub fn count_labelled(labels: &[i64]) -> usize {
+    labels.iter().filter(|&&l| l != IGNORE_INDEX).count()
+}
+
 /// Window settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NerConfig {

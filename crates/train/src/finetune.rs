@@ -138,10 +138,7 @@ impl BatchTensors {
         let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
         let real_tokens = b.real_tokens();
         let targets = match (&b.token_labels, &b.sequence_labels) {
-            (Some(labels), _) => labels
-                .iter()
-                .filter(|&&l| l != bertlab_data::IGNORE_INDEX)
-                .count(),
+            (Some(labels), _) => bertlab_data::count_labelled(labels),
             (None, Some(labels)) => labels.len(),
             (None, None) => 0,
         };

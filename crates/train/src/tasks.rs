@@ -170,12 +170,7 @@ impl FinetuneTask for NerTask {
     fn train_targets(&self) -> Vec<usize> {
         self.train
             .iter()
-            .map(|f| {
-                f.labels
-                    .iter()
-                    .filter(|&&l| l != bertlab_data::IGNORE_INDEX)
-                    .count()
-            })
+            .map(|f| bertlab_data::count_labelled(&f.labels))
             .collect()
     }
 
